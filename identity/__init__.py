@@ -1,0 +1,1 @@
+"""identity stage of enjournal."""
