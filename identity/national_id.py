@@ -63,7 +63,7 @@ class NationalId:
 
 def mask(value: str | None) -> str:
     """Only the birth-date part of an ID may appear in logs and reports: `150786*****`."""
-    if value is None or value is pd.NA:
+    if value is None or pd.isna(value):
         return ""
     text = str(value).translate(SEPARATORS)
     return text[:6] + "*" * max(len(text) - 6, 0) if len(text) > 6 else "*" * len(text)

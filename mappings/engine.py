@@ -121,6 +121,15 @@ def latest_versions(staging: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return kept, merged
 
 
+def _first_group(groups: pd.DataFrame) -> pd.Series:
+    """Per row the first regex group that matched. Not `bfill(axis=1)`: on string columns
+    pandas 2.3 fills it down the rows, handing one row's value to the rows above."""
+    first = groups.iloc[:, 0].astype("string")
+    for column in groups.columns[1:]:
+        first = first.fillna(groups[column].astype("string"))
+    return first
+
+
 def map_entity(entity: str, spec: EntitySpec, staging: pd.DataFrame, terms: Terminology) -> MapResult:
     """Map one entity's staging rows of one source through its spec."""
     missing = sorted(spec.columns - set(staging.columns))
@@ -182,7 +191,7 @@ def _field(
         parts = values.str.split(rule.split.separator, regex=False).str[rule.split.index]
         values = parts.astype("string").str.strip().replace("", pd.NA)
     if rule.extract is not None:
-        values = values.str.extract(rule.extract).bfill(axis=1).iloc[:, 0].astype("string")
+        values = _first_group(values.str.extract(rule.extract))
     if rule.transform is not None:
         derived = TRANSFORMS[rule.transform](values).astype("string")
         errors.add(values.notna() & derived.isna(), name, values, f"cannot be turned by {rule.transform}")

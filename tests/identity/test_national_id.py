@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,6 +64,9 @@ def test_separators_are_ignored() -> None:
 def test_mask_shows_only_the_birth_date_part() -> None:
     assert mask("15108695088") == "151086*****"
     assert mask(None) == "" and mask("123") == "***"
+    assert mask(float("nan")) == "" and mask(pd.NA) == "", (
+        "a missing ID (NaN from a float column) shows as empty"
+    )
 
 
 def _valid_fnr(birth: dt.date, individual: int) -> str | None:

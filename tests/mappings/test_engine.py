@@ -107,6 +107,9 @@ def test_numbers_with_decimal_commas_conditions_and_extraction(tmp_path: Path) -
     assert rows["value_num"].isna().tolist() == [False, True, True, False]
     assert rows["value_text"].tolist() == ["72,5", "<5", "positiv", "13.2"]
     assert rows["ref_low"].tolist()[0] == 3.5 and rows["ref_high"].tolist()[:2] == [11.0, 5.0]
+    # a row without a range gets none, whatever the rows below it hold
+    assert rows["ref_low"].isna().tolist() == [False, True, True, False]
+    assert rows["ref_high"].isna().tolist() == [False, False, True, False]
     assert rows["effective_at"].tolist() == [
         pd.Timestamp("2012-03-14 12:59:00"),
         pd.Timestamp("2012-03-14 12:59"),
