@@ -68,6 +68,12 @@ class SqlTable(BaseModel):
 class SqlSource(SourceBase):
     kind: Literal["sql"] = "sql"
     tables: list[SqlTable]
+    fingerprint_query: str | None = Field(
+        default=None,
+        description="A query whose result changes whenever the data does (e.g. a row count and the "
+        "latest update time): an unchanged result lets a re-run reuse the last extract. SQLite "
+        "files are fingerprinted by their file stats without it.",
+    )
 
 
 class SqlConnector:

@@ -45,11 +45,14 @@ class LoadCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    merged: int = 0
+    """Persons merged into another (a later wave linked them)."""
 
     def add(self, other: LoadCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.merged += other.merged
 
 
 def upsert(

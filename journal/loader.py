@@ -9,10 +9,11 @@ converges on the journal a clean run gives.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 
 from connectors.attachments import AttachmentStore
 from journal.bulk import LoadCounts, upsert
@@ -22,6 +23,7 @@ from journal.schema import (
     Person,
     PersonIdentifier,
     PersonLink,
+    PersonRecord,
     Quarantine,
     SourceRecord,
 )
@@ -39,6 +41,28 @@ def existing_links(engine: Engine) -> pd.DataFrame:
         )
 
 
+def largest_person_id(engine: Engine) -> int:
+    """The largest journal_person_id ever given (merged persons keep theirs, retired)."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.max(Person.journal_person_id))).scalar_one() or 0)
+
+
+def person_records(engine: Engine, exclude: list[str]) -> pd.DataFrame:
+    """Stored source person records (identity's input) of every source but `exclude`."""
+    with engine.connect() as connection:
+        stored = pd.read_sql(
+            select(PersonRecord.source_system, PersonRecord.source_person_id, PersonRecord.namespace)
+            .add_columns(PersonRecord.fields)
+            .where(PersonRecord.source_system.not_in(exclude))
+            .order_by(PersonRecord.source_system, PersonRecord.source_person_id),
+            connection,
+        )
+    if stored.empty:
+        return stored.drop(columns="fields")
+    fields = pd.DataFrame.from_records([json.loads(f) for f in stored.pop("fields")], index=stored.index)
+    return pd.concat([stored, fields], axis=1)
+
+
 def load_persons(
     engine: Engine,
     golden: pd.DataFrame,
@@ -46,15 +70,21 @@ def load_persons(
     links: pd.DataFrame,
     sources: pd.DataFrame,
     run_id: str,
+    records: pd.DataFrame | None = None,
 ) -> LoadCounts:
     """Golden persons, their identifiers and the links from source records, in one transaction.
 
     One transaction because person ids are assigned from the links: a person row must
     never exist without the links that claim its id, nor a link without its person, or a
-    re-run after a kill could number people differently from a clean run.
+    re-run after a kill could number people differently from a clean run. A person whose
+    every link now points at another (a later wave showed them to be one) is merged into
+    it: its clinical rows move there and it keeps its id, retired (`merged_into`).
+    `records`: this run's source person records (source keys, namespace, `fields` as JSON),
+    kept for matching later waves.
     """
     counts = LoadCounts()
     with engine.begin() as connection:
+        moved = _moved_persons(connection, links)
         counts.add(
             upsert(
                 connection,
@@ -64,7 +94,7 @@ def load_persons(
                 changed_by=["record_hash"],
             )
         )
-        upsert(connection, PersonIdentifier.__table__, identifiers, ["journal_person_id", "system", "value"])
+        _replace_identifiers(connection, identifiers)
         counts.add(
             upsert(
                 connection,
@@ -74,8 +104,63 @@ def load_persons(
                 changed_by=["record_hash", "journal_person_id", "link_kind"],
             )
         )
+        _merge_persons(connection, moved)
+        if records is not None:
+            upsert(
+                connection,
+                PersonRecord.__table__,
+                records.assign(
+                    fields_sha256=[hashlib.sha256(f.encode()).hexdigest() for f in records["fields"]],
+                    run_id=run_id,
+                ),
+                ["source_system", "source_person_id"],
+                changed_by=["fields_sha256", "namespace"],
+            )
         _record_sources(connection, sources, "person", "person_link", run_id)
+    counts.merged = len(moved)
     return counts
+
+
+def _moved_persons(connection: Connection, links: pd.DataFrame) -> dict[int, int]:
+    """Journal persons all of whose links now go to one other person: old id → new id."""
+    keys = ["source_system", "source_person_id"]
+    before = pd.read_sql(
+        select(*(PersonLink.__table__.c[k] for k in [*keys, "journal_person_id"])), connection
+    )
+    if before.empty:
+        return {}
+    joined = before.merge(links[[*keys, "journal_person_id"]], on=keys, how="left", suffixes=("", "_new"))
+    claimed = set(links["journal_person_id"].astype(int))
+    moved = joined[joined["journal_person_id_new"].notna()].groupby("journal_person_id")[
+        "journal_person_id_new"
+    ]
+    return {int(old): int(new.min()) for old, new in moved if int(old) not in claimed and new.nunique() == 1}
+
+
+def _merge_persons(connection: Connection, moved: dict[int, int]) -> None:
+    """Point clinical rows (and earlier merges) of each moved person at its new person."""
+    for old, new in sorted(moved.items()):
+        for model in CLINICAL_TABLES.values():
+            connection.execute(
+                update(model).where(model.journal_person_id == old).values(journal_person_id=new)
+            )
+        connection.execute(update(Person).where(Person.merged_into == old).values(merged_into=new))
+        connection.execute(update(Person).where(Person.journal_person_id == old).values(merged_into=new))
+
+
+def _replace_identifiers(connection: Connection, identifiers: pd.DataFrame) -> None:
+    """Every live person's identifiers as identity sees them now (`identifiers` covers all
+    persons, earlier waves' too); identifiers no longer a person's are removed."""
+    keys = ["journal_person_id", "system", "value"]
+    table = PersonIdentifier.__table__
+    held = pd.read_sql(select(table.c.id, *(table.c[k] for k in keys)), connection)
+    stale = held.merge(identifiers[keys].drop_duplicates(), on=keys, how="left", indicator=True)
+    gone = stale.loc[stale["_merge"] == "left_only", "id"].astype(int).tolist()
+    for start in range(0, len(gone), BATCH_ROWS):
+        connection.execute(
+            delete(PersonIdentifier).where(PersonIdentifier.id.in_(gone[start : start + BATCH_ROWS]))
+        )
+    upsert(connection, table, identifiers, keys)
 
 
 def load_clinical(

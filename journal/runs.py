@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
-from journal.schema import MigrationRun, RunAccount
+from journal.bulk import upsert
+from journal.schema import MigrationRun, RunAccount, SourceState
 
 if TYPE_CHECKING:
     from journal.reconcile import Account
@@ -39,6 +40,22 @@ def finish_run(engine: Engine, run_id: str, status: str, balanced: bool | None) 
             .values(
                 status=status, balanced=balanced, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
             )
+        )
+
+
+def record_source_state(engine: Engine, source_system: str, mapping_sha256: str, run_id: str) -> None:
+    """The mapping fingerprint a source's rows in the journal now carry."""
+    import pandas as pd
+
+    with engine.begin() as connection:
+        upsert(
+            connection,
+            SourceState.__table__,
+            pd.DataFrame(
+                [{"source_system": source_system, "mapping_sha256": mapping_sha256, "run_id": run_id}]
+            ),
+            ["source_system"],
+            changed_by=["mapping_sha256", "run_id"],
         )
 
 

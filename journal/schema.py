@@ -63,6 +63,8 @@ class Person(Base):
     municipality_code: Mapped[str | None] = mapped_column(String(8))
     record_hash: Mapped[str] = mapped_column(String(HASH))
     last_run_id: Mapped[str] = mapped_column(String(64))
+    merged_into: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    """Set when a later wave showed this person to be another one: its rows moved there."""
 
 
 class PersonIdentifier(Base):
@@ -90,6 +92,21 @@ class PersonLink(Base):
     link_kind: Mapped[str] = mapped_column(String(16))
     match_weight: Mapped[float | None] = mapped_column(Float)
     record_hash: Mapped[str] = mapped_column(String(HASH))
+    run_id: Mapped[str] = mapped_column(String(64))
+
+
+class PersonRecord(Base):
+    """A source person record as identity saw it (mapped and gated), kept so that a later
+    wave's records are matched against every person the journal already holds."""
+
+    __tablename__ = "person_record"
+
+    source_system: Mapped[str] = mapped_column(String(SYSTEM), primary_key=True)
+    source_person_id: Mapped[str] = mapped_column(String(KEY), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(SYSTEM))
+    fields: Mapped[str] = mapped_column(Text)
+    """The mapped person fields as a JSON object."""
+    fields_sha256: Mapped[str] = mapped_column(String(HASH))
     run_id: Mapped[str] = mapped_column(String(64))
 
 
@@ -203,6 +220,17 @@ class MigrationRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16))
     balanced: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class SourceState(Base):
+    """Per source, the mapping fingerprint its journal rows were made with: a re-run skips
+    unchanged records only while it holds."""
+
+    __tablename__ = "source_state"
+
+    source_system: Mapped[str] = mapped_column(String(SYSTEM), primary_key=True)
+    mapping_sha256: Mapped[str] = mapped_column(String(HASH))
+    run_id: Mapped[str] = mapped_column(String(64))
 
 
 class SourceRecord(Base):

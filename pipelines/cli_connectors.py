@@ -48,6 +48,7 @@ def extract(
     as_json: AsJson = False,
 ) -> None:
     """Read legacy sources into staging Parquet (one folder per entity) plus quarantine."""
+    from connectors.attachments import AttachmentStore
     from pipelines.stages import stage_source
     from pipelines.workspace import Workspace
 
@@ -62,7 +63,9 @@ def extract(
     counts: dict[str, dict[str, int]] = {}
     for source in sources:
         try:
-            counts[source.name] = stage_source(source, space, extracted_at)
+            counts[source.name] = stage_source(
+                source, space, extracted_at, AttachmentStore(space.path("staging", "_attachments"))
+            )
         except FileNotFoundError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(EXIT_USAGE) from error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -29,21 +30,48 @@ from identity.report import review_pairs, write_reports
 from journal import loader
 from journal.database import open_journal
 from journal.reconcile import Account, account, verify_journal
-from journal.runs import finish_run, record_accounts, start_run
+from journal.runs import finish_run, record_accounts, record_source_state, start_run
 from journal.schema import ENTITIES
 from mappings.engine import MapResult, latest_versions, map_entity
 from mappings.spec import MappingSpec, load_spec, resolve_spec
+from mappings.targets import target_fields
+from mappings.terminology import HERE as TERMINOLOGY_DIR
 from mappings.terminology import terminology
 from pipelines.config import MigrationConfig, load_config
+from pipelines.incremental import (
+    ExtractCache,
+    delta,
+    journal_hashes,
+    mapping_fingerprint,
+    recorded_fingerprint,
+    source_fingerprint,
+)
 from pipelines.workspace import Workspace
-from validators.gate import PERSON_CONTEXT, Check, GateOutcome, load_suite, validate
+from validators.gate import PERSON_CONTEXT, SUITES_DIR, Check, GateOutcome, load_suite, validate
 from validators.report import Verdict
 
 RECORD_KEYS = ["source_system", "entity", "source_record_id", "record_hash"]
+LINK_COLUMNS = [
+    "source_system",
+    "source_person_id",
+    "journal_person_id",
+    "link_kind",
+    "match_weight",
+    "record_hash",
+]
+PERSON_RECORD_PROVENANCE = (
+    "source_kind",
+    "source_locator",
+    "source_record_id",
+    "source_timestamp",
+    "record_hash",
+)
 LIFETIME = ["journal_person_id", *PERSON_CONTEXT]
 """What the gate needs of each golden person record for its lifetime checks."""
-ATTACHMENTS = "_attachments"
-"""Folder under `staging/` of the content-addressed attachment store (shared by sources)."""
+ATTACHMENTS = "attachments"
+"""Folder under the workdir of the content-addressed attachment store (shared by sources
+and runs, so a cached extract's attachments are still there)."""
+LOG = logging.getLogger("enjournal.stages")
 
 
 class BooksDoNotBalance(RuntimeError):
@@ -76,6 +104,17 @@ class RunContext:
     def engine(self) -> Engine:
         return open_journal(self.config.journal)
 
+    @property
+    def attachments(self) -> AttachmentStore:
+        return AttachmentStore(self.config.workdir / ATTACHMENTS)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Without the cached engine: a context travels to Dask workers, which open their own."""
+        return {k: v for k, v in self.__dict__.items() if k != "engine"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
     def spec(self, source_name: str) -> MappingSpec:
         source = self.config.source(source_name)
         base = self.config.config_path.parent if self.config.config_path else None
@@ -99,19 +138,38 @@ def begin(ctx: RunContext) -> None:
 
 
 def extract(ctx: RunContext, source_name: str) -> dict[str, int]:
-    """Read one source into staging Parquet, one folder per entity, plus extract quarantine."""
+    """Read one source into staging Parquet, one folder per entity, plus extract quarantine.
+
+    A source whose input has not changed since the last extract is not read again: the
+    cached staging output is linked into this run (see `pipelines.incremental`).
+    """
     source = ctx.config.source(source_name)
-    return stage_source(source, ctx.workspace, ctx.started_at.isoformat(timespec="seconds"))
+    space = ctx.workspace
+    folders = {
+        "staging": space.path("staging", source_name),
+        "quarantine": space.path("quarantine", source_name, "extract"),
+    }
+    cache = ExtractCache(ctx.config.workdir)
+    fingerprint = source_fingerprint(source)
+    if fingerprint is not None and (counts := cache.restore(source_name, fingerprint, folders)) is not None:
+        LOG.info("%s: unchanged since the last extract, reusing it", source_name)
+        return {**counts, "cached": 1}
+    counts = stage_source(source, space, ctx.started_at.isoformat(timespec="seconds"), ctx.attachments)
+    if fingerprint is not None and fingerprint == source_fingerprint(source):
+        cache.store(source_name, fingerprint, folders, counts)  # not when it changed while being read
+    return counts
 
 
-def stage_source(source: SourceBase, space: Workspace, extracted_at: str) -> dict[str, int]:
+def stage_source(
+    source: SourceBase, space: Workspace, extracted_at: str, attachments: AttachmentStore
+) -> dict[str, int]:
     """Stream a source's batches to `staging/<source>/<entity>/` and `quarantine/<source>/extract/`.
 
     Starts from a clean slate, so a retried extract never stages a record twice.
     """
     for folder in (space.path("staging", source.name), space.path("quarantine", source.name, "extract")):
         shutil.rmtree(folder, ignore_errors=True)
-    connector = connector_for(source, extracted_at, attachment_store(space))
+    connector = connector_for(source, extracted_at, attachments)
     counts: Counter[str] = Counter()
     for part, batch in enumerate(connector.batches(), 1):
         if isinstance(batch, StagingBatch):
@@ -121,10 +179,6 @@ def stage_source(source: SourceBase, space: Workspace, extracted_at: str) -> dic
             space.write_frame(batch.frame, "quarantine", source.name, "extract", f"part-{part:05d}.parquet")
             counts["quarantined"] += len(batch.frame)
     return dict(counts)
-
-
-def attachment_store(space: Workspace) -> AttachmentStore:
-    return AttachmentStore(space.path("staging", ATTACHMENTS))
 
 
 def match_persons(ctx: RunContext) -> dict[str, int]:
@@ -138,15 +192,19 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
         rows = _mapped_valid(ctx, source_name, "person")
         if rows is not None:
             frames.append(rows.assign(namespace=ctx.config.source(source_name).namespace))
-    if not frames:
-        return {"records": 0, "persons": 0, "review": 0}
-    persons = prepare(pd.concat(frames, ignore_index=True))
+    earlier = _earlier_person_records(ctx)
+    if not frames and earlier.empty:
+        return {"records": 0, "persons": 0, "review": 0, "earlier_records": 0}
+    persons = prepare(pd.concat([*frames, earlier], ignore_index=True))
     identity = ctx.config.identity
     matches = match(persons, Thresholds(identity.auto_match, identity.review), decisions.load(ctx.engine))
     persons["cluster"] = matches.records["cluster"].to_numpy()
-    persons["journal_person_id"] = assign_person_ids(persons, loader.existing_links(ctx.engine))
+    persons["journal_person_id"] = assign_person_ids(
+        persons, loader.existing_links(ctx.engine), loader.largest_person_id(ctx.engine)
+    )
     persons["link_kind"] = matches.records["link_kind"].to_numpy()
     persons["match_weight"] = matches.records["match_weight"].to_numpy()
+    in_run = persons["source_system"].isin(ctx.source_names)
     space = ctx.workspace
     space.write_frame(persons.drop(columns=["id_birth_date"]), "identity", "persons.parquet")
     space.write_frame(golden_records(persons, identity.source_trust), "identity", "golden.parquet")
@@ -154,9 +212,10 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
     space.write_frame(matches.review, "identity", "review.parquet")
     space.write_json(matches.linkage.model.as_dict(), "identity", "model.json")
     counts = {
-        "records": len(persons),
-        "persons": int(persons["journal_person_id"].nunique()),
+        "records": int(in_run.sum()),
+        "persons": int(persons.loc[in_run, "journal_person_id"].nunique()),
         "review": len(matches.review),
+        "earlier_records": int((~in_run).sum()),
     }
     pairs = review_pairs(
         persons, matches.review, matches.spec, matches.linkage.model, persons["cluster"].to_numpy()
@@ -171,8 +230,25 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
     return counts
 
 
+def _earlier_person_records(ctx: RunContext) -> pd.DataFrame:
+    """Person records of earlier waves (sources outside this run), as identity saw them then."""
+    stored = loader.person_records(ctx.engine, exclude=ctx.source_names)
+    if stored.empty:
+        return stored
+    for field, kind in target_fields("person").items():
+        if field in stored and kind in ("date", "datetime"):
+            stored[field] = pd.to_datetime(stored[field], errors="coerce")
+        elif field in stored and kind == "boolean":
+            stored[field] = stored[field].astype("boolean")
+    return stored
+
+
 def map_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
-    """Map one source's clinical entities and tie each row to its journal person."""
+    """Map one source's clinical entities and tie each row to its journal person.
+
+    Records the journal already holds unchanged (same payload hash, same mapping
+    fingerprint, same journal person) are set aside as `unchanged`, not mapped again.
+    """
     spec = ctx.spec(source_name)
     links = ctx.workspace.read_frame(
         "identity", "persons.parquet", columns=["source_system", "source_person_id", "journal_person_id"]
@@ -182,6 +258,7 @@ def map_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
         .drop(columns="source_system")
         .drop_duplicates("source_person_id")
     )
+    relinked = _relinked(ctx, source_name, links) if _may_skip(ctx, source_name) else None
     counts: dict[str, int] = {}
     for entity in _staged_entities(ctx, source_name):
         if entity == "person":
@@ -197,12 +274,37 @@ def map_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
             )
             counts[f"{entity}.out_of_scope"] = len(staging)
             continue
-        result = _map(ctx, source_name, entity, spec, staging)
+        result = _map(ctx, source_name, entity, spec, staging, relinked)
         rows = result.rows.merge(links, on="source_person_id", how="left")
         rows["journal_person_id"] = rows["journal_person_id"].astype("Int64")
         _write(ctx, rows, "mapped", source_name, f"{entity}.parquet")
         counts[entity] = len(rows)
     return counts
+
+
+def mapping_sha256(ctx: RunContext, source_name: str) -> str:
+    """What decides how a source's rows map and pass the gate: its spec, the suites, the terminology."""
+    source = ctx.config.source(source_name)
+    base = ctx.config.config_path.parent if ctx.config.config_path else None
+    return mapping_fingerprint(
+        resolve_spec(source.mapping, base), _suites(ctx) or SUITES_DIR, TERMINOLOGY_DIR
+    )
+
+
+def _may_skip(ctx: RunContext, source_name: str) -> bool:
+    """Unchanged records may be skipped while the journal's rows were made the way this run makes them."""
+    return recorded_fingerprint(ctx.engine, source_name) == mapping_sha256(ctx, source_name)
+
+
+def _relinked(ctx: RunContext, source_name: str, links: pd.DataFrame) -> set[str]:
+    """Source person ids of this source whose journal person is new or differs from the journal's."""
+    existing = loader.existing_links(ctx.engine)
+    existing = existing[existing["source_system"] == source_name]
+    joined = links.merge(existing, on="source_person_id", how="left", suffixes=("", "_journal"))
+    differs = joined["journal_person_id"].astype("Int64") != joined["journal_person_id_journal"].astype(
+        "Int64"
+    )
+    return set(joined.loc[differs.fillna(True).astype(bool), "source_person_id"])
 
 
 def validate_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
@@ -251,35 +353,44 @@ def load(ctx: RunContext) -> dict[str, int]:
     persons = space.read_frame("identity", "persons.parquet")
     counts: Counter[str] = Counter()
     if not persons.empty:
+        in_run = persons[persons["source_system"].isin(ctx.source_names)]
         loaded = loader.load_persons(
             ctx.engine,
             space.read_frame("identity", "golden.parquet"),
             space.read_frame("identity", "identifiers.parquet"),
-            persons[
-                [
-                    "source_system",
-                    "source_person_id",
-                    "journal_person_id",
-                    "link_kind",
-                    "match_weight",
-                    "record_hash",
-                ]
-            ],
-            persons,
+            persons[LINK_COLUMNS],
+            in_run,
             ctx.run_id,
+            _person_records(in_run),
         )
         counts["person.inserted"], counts["person.updated"] = loaded.inserted, loaded.updated
+        counts["person.merged"] = loaded.merged
     for source_name in ctx.source_names:
         for entity in ENTITIES[1:]:
             rows = space.read_frame("mapped", source_name, f"valid-{entity}.parquet")
             if rows.empty:
                 continue
-            result = loader.load_clinical(ctx.engine, entity, rows, ctx.run_id, attachment_store(space))
+            result = loader.load_clinical(ctx.engine, entity, rows, ctx.run_id, ctx.attachments)
             counts[f"{entity}.inserted"] += result.inserted
             counts[f"{entity}.updated"] += result.updated
             counts[f"{entity}.unchanged"] += result.unchanged
+        record_source_state(ctx.engine, source_name, mapping_sha256(ctx, source_name), ctx.run_id)
     counts["quarantine"] = loader.load_quarantine(ctx.engine, _quarantine(ctx), ctx.run_id, ctx.source_names)
     return dict(counts)
+
+
+def _person_records(persons: pd.DataFrame) -> pd.DataFrame:
+    """Identity's input of these records, as the journal keeps it for later waves."""
+    fields = [f for f in (*PERSON_RECORD_PROVENANCE, *target_fields("person")) if f in persons]
+    as_json = persons[fields].to_json(orient="records", date_format="iso", lines=True)
+    return pd.DataFrame(
+        {
+            "source_system": persons["source_system"].to_numpy(),
+            "source_person_id": persons["source_person_id"].to_numpy(),
+            "namespace": persons["namespace"].to_numpy(),
+            "fields": as_json.splitlines() if len(persons) else [],
+        }
+    )
 
 
 def books(ctx: RunContext) -> list[Account]:
@@ -327,11 +438,41 @@ def _mapped_valid(ctx: RunContext, source_name: str, entity: str) -> pd.DataFram
 
 
 def _map(
-    ctx: RunContext, source_name: str, entity: str, spec: MappingSpec, staging: pd.DataFrame
+    ctx: RunContext,
+    source_name: str,
+    entity: str,
+    spec: MappingSpec,
+    staging: pd.DataFrame,
+    relinked: set[str] | None = None,
 ) -> MapResult:
-    """Map the latest version of each staged record; older versions merge, failures quarantine."""
+    """Map the latest version of each staged record; older versions merge, failures quarantine.
+
+    Each kept record is counted new, changed or unchanged against the journal (the run's
+    delta). With `relinked` (skipping allowed), unchanged records whose person did not
+    change are set aside in `unchanged-<entity>.parquet` instead of being mapped again.
+    """
     kept, merged = latest_versions(staging)
-    result = map_entity(entity, spec.entities[entity], kept, terminology())
+    loaded, quarantined = journal_hashes(ctx.engine, source_name, entity)
+    kind = delta(kept, pd.concat([loaded, quarantined], ignore_index=True))
+    skipped = pd.Series(False, index=kept.index)
+    if relinked is not None:
+        in_journal = delta(kept, loaded) == "unchanged"
+        skipped = in_journal & ~kept["source_person_id"].isin(relinked)
+        _write(
+            ctx,
+            kept.loc[skipped, ["source_system", "source_record_id", "record_hash"]].assign(entity=entity),
+            "mapped",
+            source_name,
+            f"unchanged-{entity}.parquet",
+        )
+    ctx.workspace.write_json(
+        {**kind.value_counts().to_dict(), "skipped": int(skipped.sum())},
+        "reports",
+        "delta",
+        source_name,
+        f"{entity}.json",
+    )
+    result = map_entity(entity, spec.entities[entity], kept[~skipped], terminology())
     _write(
         ctx,
         merged[["source_system", "source_record_id", "record_hash"]].assign(entity=entity),
@@ -407,20 +548,20 @@ def _outcomes(ctx: RunContext) -> dict[str, pd.DataFrame]:
     persons = space.read_frame(
         "identity", "persons.parquet", columns=["source_system", "source_record_id", "record_hash"]
     )
-    loaded = [persons.assign(entity="person")]
+    loaded = [persons[persons["source_system"].isin(ctx.source_names)].assign(entity="person")]
     merged, out_of_scope = [], []
     for source_name in ctx.source_names:
         folder = space.path("mapped", source_name)
         for path in sorted(folder.glob("*.parquet")) if folder.exists() else []:
             name = path.stem
-            if name.startswith("valid-"):
+            if name.startswith(("valid-", "unchanged-")):
                 rows = space.read_frame(
                     "mapped",
                     source_name,
                     path.name,
                     columns=["source_system", "source_record_id", "record_hash"],
                 )
-                loaded.append(rows.assign(entity=name.removeprefix("valid-")))
+                loaded.append(rows.assign(entity=name.split("-", 1)[1]))
             elif name.startswith("merged-"):
                 merged.append(space.read_frame("mapped", source_name, path.name))
             elif name.startswith("out_of_scope-"):
@@ -445,10 +586,26 @@ def _summary(ctx: RunContext, accounts: list[Account], balanced: bool) -> dict[s
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "balanced": balanced,
         "review_pairs": len(review),
+        "delta": _delta(ctx),
         "gate": {k: v for k, v in Verdict(gate_checks(ctx)).as_dict().items() if k != "results"},
         "accounts": [a.as_dict() for a in accounts],
         "reports": str(ctx.workspace.path("reports")),
     }
+
+
+def _delta(ctx: RunContext) -> list[dict[str, object]]:
+    """Per source and entity, records new, changed and unchanged since the journal last saw them."""
+    rows = []
+    for path in sorted(ctx.workspace.path("reports", "delta").glob("*/*.json")):
+        counts = json.loads(path.read_text(encoding="utf-8"))
+        rows.append(
+            {
+                "source_system": path.parent.name,
+                "entity": path.stem,
+                **{k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "skipped")},
+            }
+        )
+    return rows
 
 
 def _safe_url(url: str) -> str:

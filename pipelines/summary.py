@@ -43,5 +43,12 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
             f"data-quality gate: {'passes' if gate['passed'] else '[red]FAILS[/]'} "
             f"({gate['critical_failures']} critical checks beyond threshold, {gate['warnings']} warnings)"
         )
+    delta = summary.get("delta") or []
+    if delta:
+        counts = {k: sum(d[k] for d in delta) for k in ("new", "changed", "unchanged", "skipped")}
+        console.print(
+            f"since the journal last saw these sources: {counts['new']} new, {counts['changed']} changed, "
+            f"{counts['unchanged']} unchanged records ({counts['skipped']} not mapped or loaded again)"
+        )
     console.print(f"journal: {summary['journal']}")
     console.print(f"reports: {summary['reports']}")

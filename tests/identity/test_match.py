@@ -217,6 +217,8 @@ def test_journal_person_ids_are_stable_and_new_people_count_on() -> None:
     existing = pd.DataFrame({"source_system": ["b"], "source_person_id": ["1"], "journal_person_id": [41]})
     assert assign_person_ids(records, existing).tolist() == [41, 41, 42]
     assert assign_person_ids(records, existing.iloc[0:0]).tolist() == [1, 1, 2]
+    # person 57 was merged into another by a later wave: no link claims it, its id stays retired
+    assert assign_person_ids(records, existing, largest=57).tolist() == [41, 41, 58]
 
 
 def test_golden_record_keeps_death_and_confidentiality_from_any_source() -> None:

@@ -9,7 +9,16 @@ from sqlalchemy import Engine, event, func, select, update
 from journal import loader
 from journal.bulk import upsert
 from journal.database import open_journal
-from journal.schema import Condition, Document, DocumentBlob, Person, PersonLink, Quarantine, SourceRecord
+from journal.schema import (
+    Condition,
+    Document,
+    DocumentBlob,
+    Person,
+    PersonIdentifier,
+    PersonLink,
+    Quarantine,
+    SourceRecord,
+)
 
 
 def persons() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -232,3 +241,48 @@ def test_a_person_moved_to_another_journal_person_updates_its_rows(any_journal_u
     moved = conditions().assign(journal_person_id=pd.array([2, 2], dtype="Int64"))
     counts = loader.load_clinical(engine, "condition", moved, "r2")
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, 1)
+
+
+def test_a_person_whose_every_link_moves_is_merged_and_its_rows_follow(any_journal_url: str) -> None:
+    """A later wave shows persons 1 and 2 to be one: 2 is retired into 1, its rows move."""
+    engine = open_journal(any_journal_url)
+    golden, identifiers, links, sources = persons()
+    loader.load_persons(engine, golden, identifiers, links, sources, "r1")
+    loader.load_clinical(engine, "condition", conditions(), "r1")
+    one = golden[golden["journal_person_id"] == 1]
+    relinked = links.assign(journal_person_id=[1, 1])
+    counts = loader.load_persons(engine, one, identifiers, relinked, sources, "r2")
+    assert counts.merged == 1
+    with engine.connect() as connection:
+        merged = dict(connection.execute(select(Person.journal_person_id, Person.merged_into)).all())
+        assert merged == {1: None, 2: 1}, "person 2 is kept, retired into 1: its id is never given again"
+        owners = connection.execute(select(Condition.journal_person_id)).scalars().all()
+        assert owners == [1, 1], "the merged person's rows now belong to the surviving one"
+    assert loader.largest_person_id(engine) == 2
+
+
+def test_identifiers_that_are_no_longer_a_persons_are_removed(any_journal_url: str) -> None:
+    engine = open_journal(any_journal_url)
+    golden, identifiers, links, sources = persons()
+    loader.load_persons(engine, golden, identifiers, links, sources, "r1")
+    moved = identifiers.assign(journal_person_id=[2])  # the number turned out to be Ola's
+    loader.load_persons(engine, golden, moved, links, sources, "r2")
+    with engine.connect() as connection:
+        held = connection.execute(select(PersonIdentifier.journal_person_id, PersonIdentifier.value)).all()
+    assert [tuple(h) for h in held] == [(2, "15108695088")]
+
+
+def test_person_records_are_kept_for_later_waves(any_journal_url: str) -> None:
+    engine = open_journal(any_journal_url)
+    golden, identifiers, links, sources = persons()
+    records = sources[["source_system", "source_person_id"]].assign(
+        namespace="hospital", fields=['{"given_name": "Kari", "birth_date": "1950-01-01T00:00:00.000"}', "{}"]
+    )
+    loader.load_persons(engine, golden, identifiers, links, sources, "r1", records)
+    stored = loader.person_records(engine, exclude=[])
+    assert stored[["source_person_id", "namespace", "given_name"]].to_dict("records")[0] == {
+        "source_person_id": "10",
+        "namespace": "hospital",
+        "given_name": "Kari",
+    }
+    assert loader.person_records(engine, exclude=["epr"]).empty
