@@ -14,7 +14,6 @@ from journal.database import open_journal
 from journal.schema import CLINICAL_TABLES, Person, PersonLink, SourceRecord
 from pipelines import runner
 from synthetic import generate
-
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "three-waves" / "migration.yaml"
