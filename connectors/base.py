@@ -9,7 +9,6 @@ connector and is never skipped silently.
 from __future__ import annotations
 
 import hashlib
-import re
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.attachments import AttachmentStore
+from identity.national_id import redact_ids
 
 PROVENANCE: tuple[str, ...] = (
     "source_system",
@@ -53,14 +53,6 @@ UNPARSED = "raw"
 
 RAW_PAYLOAD_LIMIT = 20_000
 """Quarantine keeps this many characters of a raw payload; the locator finds the rest."""
-
-ID_DIGITS = re.compile(r"(?<!\d)(\d{6})[ -]?(\d{5})(?!\d)")
-"""An 11-digit national-id shape (optionally split after the birth date)."""
-
-
-def redact_ids(text: str) -> str:
-    """Text fit for a log or a report: national ids keep their birth date only (`150786*****`)."""
-    return ID_DIGITS.sub(lambda m: m.group(1) + "*****", text)
 
 
 def record_hash(payload: bytes | str) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors import encodings
-from connectors.base import PROVENANCE, redact_ids
+from connectors.base import PROVENANCE
+from identity.national_id import redact_ids
 
 FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(pattern))

@@ -9,6 +9,7 @@ numbers carry neither sex nor century.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -67,6 +68,17 @@ def mask(value: str | None) -> str:
         return ""
     text = str(value).translate(SEPARATORS)
     return text[:6] + "*" * max(len(text) - 6, 0) if len(text) > 6 else "*" * len(text)
+
+
+ID_SHAPE = re.compile(r"(?<![0-9])[0-9]{6}[ -]?[0-9]{5}(?![0-9])")
+"""An 11-digit national-ID shape, also written 6 + 5 with a space or a hyphen."""
+
+
+def redact_ids(text: str) -> str:
+    """Free text fit for a log or a report: every ID-shaped number masked like `mask`.
+
+    Legacy free text can hold a national ID anywhere (typed into a name, a note, a reason)."""
+    return ID_SHAPE.sub(lambda match: mask(match.group()), text)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -143,6 +143,9 @@ def _patient(person: Person, identifiers: list[dict[str, str]]) -> dict[str, Any
         "birthDate": _date(person.birth_date),
         "deceasedDateTime": _date(person.deceased_date),
     }
+    if person.merged_into is not None:  # a later wave showed this person to be another
+        resource["active"] = False
+        resource["link"] = [{"other": {"reference": f"Patient/{person.merged_into}"}, "type": "replaced-by"}]
     if person.confidential_address:
         resource["meta"] = {"security": [{"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}]}
     elif person.address_line or person.postcode:

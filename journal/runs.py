@@ -20,6 +20,12 @@ def start_run(
     engine: Engine, run_id: str, config: MigrationConfig, wave: str | None, started: dt.datetime
 ) -> None:
     with engine.begin() as connection:
+        # one run writes a journal at a time: a run still "running" was killed
+        connection.execute(
+            update(MigrationRun)
+            .where(MigrationRun.migration == config.name, MigrationRun.status == "running")
+            .values(status="interrupted")
+        )
         connection.execute(
             MigrationRun.__table__.insert().values(
                 run_id=run_id,

@@ -219,6 +219,7 @@ class MigrationRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16))
+    """running, completed, unbalanced, failed, or interrupted (killed: found running by the next run)."""
     balanced: Mapped[bool | None] = mapped_column(Boolean)
 
 

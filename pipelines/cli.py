@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,7 +57,22 @@ def demo(
 
     config_path = write_demo(workdir, persons=persons, seed=seed, error_rate=error_rate)
     typer.echo(f"legacy data and {config_path} written; migrating…")
-    _migrate(config_path, wave=None, as_json=False)
+    _migrate(config_path, wave=None, as_json=False, task_runner="threads", dask_address=None)
+
+
+class TaskRunnerKind(StrEnum):
+    threads = "threads"
+    dask = "dask"
+
+
+TaskRunnerOption = Annotated[
+    TaskRunnerKind,
+    typer.Option("--task-runner", help="Where the per-source work runs: threads here, or a Dask cluster."),
+]
+DaskAddress = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Scheduler of an existing Dask cluster, e.g. tcp://host:8786."),
+]
 
 
 @app.command()
@@ -64,17 +80,37 @@ def run(
     config: Annotated[Path, typer.Argument(help="A migration config (YAML).", exists=True, dir_okay=False)],
     wave: Annotated[str | None, typer.Option(help="Migrate only this wave's sources.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    task_runner: TaskRunnerOption = TaskRunnerKind.threads,
+    dask_address: DaskAddress = None,
 ) -> None:
-    """Run a migration from its config."""
-    _migrate(config, wave=wave, as_json=as_json)
+    """Run a migration (or one wave of it) from its config; a re-run applies only what changed."""
+    _migrate(config, wave=wave, as_json=as_json, task_runner=task_runner.value, dask_address=dask_address)
 
 
 @app.command()
 def status(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="A migration config: list its runs, waves and reviews.", dir_okay=False),
+    ] = None,
     workdir: Workdir = Path("demo-run"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Show the last run's summary again."""
+    """Where a migration stands (with CONFIG), or the last run's summary again (with --workdir)."""
+    if config is not None:
+        from pipelines import status as overview
+        from pipelines.config import ConfigError, load_config
+
+        try:
+            state = overview.collect(load_config(config))
+        except ConfigError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_USAGE) from error
+        if as_json:
+            typer.echo(json.dumps(state, indent=2, ensure_ascii=False))
+        else:
+            overview.render(state)
+        return
     from pipelines.workspace import Workspace
 
     space = Workspace.latest(workdir)
@@ -82,6 +118,33 @@ def status(
         typer.echo(f"no runs under {workdir}", err=True)
         raise typer.Exit(EXIT_USAGE)
     _show(space.read_json("reports", "summary.json"), as_json)
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Argument(help="A migration config (YAML).", exists=True, dir_okay=False)],
+    cron: Annotated[str | None, typer.Option(help="Schedule, e.g. '0 2 * * *' (nightly at 02:00).")] = None,
+    wave: Annotated[str | None, typer.Option(help="Serve this wave's migration.")] = None,
+    task_runner: TaskRunnerOption = TaskRunnerKind.threads,
+    dask_address: DaskAddress = None,
+) -> None:
+    """Serve the migration as a Prefect deployment (scheduled with --cron) until stopped."""
+    from pipelines.stages import preflight
+
+    migration = preflight(config, wave)
+    _quiet_prefect()
+    from pipelines.flows import migrate
+
+    migrate.serve(
+        name=f"{migration.name}{f'-{wave}' if wave else ''}",
+        parameters={
+            "config_path": str(config.resolve()),
+            "wave": wave,
+            "task_runner": task_runner.value,
+            "dask_address": dask_address,
+        },
+        cron=cron,
+    )
 
 
 @app.command("export-fhir")
@@ -106,7 +169,9 @@ def export_fhir(
         typer.echo(f"{kind:<22}{count:>9}  {out / f'{kind}.ndjson'}")
 
 
-def _migrate(config_path: Path, *, wave: str | None, as_json: bool) -> None:
+def _migrate(
+    config_path: Path, *, wave: str | None, as_json: bool, task_runner: str, dask_address: str | None
+) -> None:
     from rich.console import Console
 
     from mappings.spec import SpecError
@@ -124,7 +189,7 @@ def _migrate(config_path: Path, *, wave: str | None, as_json: bool) -> None:
 
     try:
         with Console(stderr=True).status("migrating: extract → match → map → validate → load → reconcile"):
-            summary = migrate(str(config_path), wave=wave)
+            summary = migrate(str(config_path), wave=wave, task_runner=task_runner, dask_address=dask_address)
     except SpecError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from error

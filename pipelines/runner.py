@@ -26,14 +26,15 @@ class Phase:
     function: Callable[..., Any]
     per_source: bool = False
     concurrent: bool = False
-    """Its steps may run at the same time (sources are read in parallel)."""
+    """Its steps may run at the same time, on the flow's task runner (threads or Dask
+    workers): each source's steps write only that source's files."""
 
 
 PHASES: tuple[Phase, ...] = (
     Phase("extract", stages.extract, per_source=True, concurrent=True),
     Phase("match", stages.match_persons),
-    Phase("map", stages.map_clinical, per_source=True),
-    Phase("validate", stages.validate_clinical, per_source=True),
+    Phase("map", stages.map_clinical, per_source=True, concurrent=True),
+    Phase("validate", stages.validate_clinical, per_source=True, concurrent=True),
     Phase("load", stages.load),
     Phase("reconcile", stages.reconcile),
 )

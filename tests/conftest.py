@@ -13,8 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+# Property tests check behaviour, never time: a loaded CI machine must not fail them.
+settings.register_profile("enjournal", deadline=None)
+settings.load_profile("enjournal")
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "cases"

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -109,6 +110,11 @@ def _check_expectation(spec: dict[str, Any], where: str) -> None:
         raise SuiteError(f"{where}: {error}") from error
 
 
+GX_LOCK = threading.Lock()
+"""The process's one GX context and its per-entity batch definitions are shared state: two
+sources validated at the same time (threads of a flow, of a Dask worker) take turns there."""
+
+
 def validate(
     entity: str,
     source_system: str,
@@ -136,12 +142,13 @@ def validate(
         expectations=[{**spec, "id": str(UUID(int=position))} for position, spec in enumerate(specs)],
         meta=suite_json.get("meta", {}),
     )
-    batch = _batch_definition(entity).get_batch(batch_parameters={"dataframe": checked})
-    result = batch.validate(
-        suite,
-        result_format="COMPLETE",
-        expectation_parameters={"now": pd.Timestamp(now), "earliest_birth": EARLIEST_BIRTH},
-    )
+    with GX_LOCK:
+        batch = _batch_definition(entity).get_batch(batch_parameters={"dataframe": checked})
+        result = batch.validate(
+            suite,
+            result_format="COMPLETE",
+            expectation_parameters={"now": pd.Timestamp(now), "earliest_birth": EARLIEST_BIRTH},
+        )
     failing = pd.Series(pd.NA, index=frame.index, dtype="string")
     fields, values, rules = failing.copy(), failing.copy(), failing.copy()
     checks: list[Check] = []

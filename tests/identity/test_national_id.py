@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.no import fodselsnummer
 
-from identity.national_id import IdKind, classify, mask
+from identity.national_id import IdKind, classify, mask, redact_ids
 
 VECTORS = [
     ("15108695088", IdKind.FNR, dt.date(1986, 10, 15), "female"),
@@ -156,3 +156,10 @@ def test_2032_rule_numbers_are_valid_and_carry_no_sex(
         return
     result = classify(base + str(k1) + k2)
     assert result.valid and result.rule_2032 and result.sex is None
+
+
+@given(st.text(alphabet=" -abcæ:", max_size=40), st.from_regex(r"\A[0-9]{11}\Z"))
+def test_redacted_text_never_holds_a_whole_national_id(text: str, number: str) -> None:
+    redacted = redact_ids(f"{text} {number} {text}")
+    assert number not in redacted and f"{number[:6]}*****" in redacted
+    assert redact_ids(f"{number[:6]} {number[6:]}") == f"{number[:6]}*****"

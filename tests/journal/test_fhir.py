@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import update
 
 from journal import loader
 from journal.database import open_journal
 from journal.fhir import RESOURCE_TYPES, export, resource_id
+from journal.schema import Person
 
 NOW = dt.datetime(2026, 11, 23, 12, 0)
 
@@ -221,3 +223,16 @@ def test_ids_are_stable_across_journals_and_runs(tmp_path: Path) -> None:
         export(open_journal(url), tmp_path / name, exported_at=NOW)
         ids.append({kind: [r["id"] for r in read(tmp_path / name, kind)] for kind in RESOURCE_TYPES})
     assert ids[0] == ids[1]
+
+
+def test_a_merged_person_is_an_inactive_patient_replaced_by_the_survivor(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    build_journal(url)
+    engine = open_journal(url)
+    with engine.begin() as connection:
+        connection.execute(update(Person).where(Person.journal_person_id == 2).values(merged_into=1))
+    export(engine, tmp_path / "out", exported_at=NOW)
+    patients = {p["id"]: p for p in read(tmp_path / "out", "Patient")}
+    assert patients["2"]["active"] is False
+    assert patients["2"]["link"] == [{"other": {"reference": "Patient/1"}, "type": "replaced-by"}]
+    assert "active" not in patients["1"] and "link" not in patients["1"]

@@ -3,16 +3,19 @@ journal person ids never renumbered, and the end state that of migrating all at 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from journal.database import open_journal
 from journal.schema import CLINICAL_TABLES, Person, PersonLink, SourceRecord
 from pipelines import runner
+from pipelines.cli import app
 from synthetic import generate
 from tests.conftest import REPO
 
@@ -109,3 +112,17 @@ def test_re_running_an_earlier_wave_changes_nobody(waves: tuple[Path, list[pd.Da
     with engine.connect() as connection:
         touched = pd.read_sql(select(SourceRecord).where(SourceRecord.last_run_id == ctx.run_id), connection)
     assert touched.empty, "an unchanged wave re-run touches no journal row"
+
+
+def test_status_lists_runs_waves_and_what_waits(waves: tuple[Path, list[pd.DataFrame]]) -> None:
+    config, after = waves
+    cli = CliRunner()
+    state = json.loads(cli.invoke(app, ["status", str(config), "--json"]).output)
+    assert [w["wave"] for w in state["waves"]] == list(WAVES)
+    assert all(w["last_status"] == "completed" and w["runs"] >= 1 for w in state["waves"])
+    assert [r["wave"] for r in state["runs"][:3]] == list(WAVES)
+    assert state["persons"] == after[-1]["journal_person_id"].nunique()
+    assert all(r["balanced"] and r["extracted"] > 0 for r in state["runs"])
+    table = cli.invoke(app, ["status", str(config)], env={"COLUMNS": "200"}).output
+    assert "st-olavs-hospital" in table and "hospital-epr, hospital-hl7" in table
+    assert f"journal persons: {state['persons']}" in table
