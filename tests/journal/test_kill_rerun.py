@@ -77,4 +77,6 @@ def test_a_killed_run_reruns_to_the_journal_a_clean_run_gives(
         with engine.connect() as connection:
             runs = dict(connection.execute(select(MigrationRun.run_id, MigrationRun.status)).all())
         assert runs.pop(rerun.run_id) == "completed", point
-        assert set(runs.values()) <= {"interrupted"}, f"{point}: the killed run is marked when the next starts"
+        assert set(runs.values()) <= {"interrupted"}, (
+            f"{point}: the killed run is marked when the next starts"
+        )
