@@ -311,6 +311,8 @@ def validate_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
     """Run the quality gate on one source's mapped rows; failing rows go to quarantine.
 
     The persons' golden birth and death dates go in beside the rows for the lifetime checks.
+    Records skipped as unchanged count as passing rows of each check (they passed it when
+    they loaded, under the same suites), so thresholds hold on the whole source.
     """
     persons = ctx.workspace.read_frame("identity", "golden.parquet", columns=LIFETIME)
     counts: dict[str, int] = {}
@@ -328,6 +330,8 @@ def validate_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
         )
         _write(ctx, outcome.passed, "mapped", source_name, f"valid-{entity}.parquet")
         _write(ctx, outcome.quarantine, "quarantine", source_name, f"validate-{entity}.parquet")
+        unchanged = len(ctx.workspace.read_frame("mapped", source_name, f"unchanged-{entity}.parquet"))
+        outcome.checks = [check.with_unchanged(unchanged) for check in outcome.checks]
         _record_validation(ctx, source_name, entity, outcome)
         counts[entity] = len(outcome.passed)
         counts[f"{entity}.quarantined"] = len(outcome.quarantine)

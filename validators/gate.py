@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,15 @@ class Check:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_unchanged(self, unchanged: int) -> Check:
+        """The check over this run's rows plus `unchanged` rows that passed it in an earlier
+        run: an incremental run validates only what changed, the threshold is on the source."""
+        if not unchanged:
+            return self
+        rows = self.rows + unchanged
+        within = self.error is None and self.failed <= rows * (1 - self.threshold) + 1e-9
+        return replace(self, rows=rows, within_threshold=within)
 
 
 @dataclass

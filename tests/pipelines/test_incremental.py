@@ -77,6 +77,8 @@ def test_a_re_run_after_changing_one_percent_touches_only_those_and_says_so(regi
     second, results = migrate(region)
     summary = second.workspace.read_json("reports", "summary.json")
     assert summary["balanced"], "skipped records are accounted for as loaded"
+    verdict = {k: summary["gate"][k] for k in ("passed", "critical_failures")}
+    assert verdict == {k: books["gate"][k] for k in verdict}, "skipped records count as passing rows"
     assert touched(region, second.run_id) == {"observation": set(changed), "source_record": set(changed)}
 
     delta = {(d["source_system"], d["entity"]): d for d in summary["delta"]}
