@@ -197,7 +197,12 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
         return {"records": 0, "persons": 0, "review": 0, "earlier_records": 0}
     persons = prepare(pd.concat([*frames, earlier], ignore_index=True))
     identity = ctx.config.identity
-    matches = match(persons, Thresholds(identity.auto_match, identity.review), decisions.load(ctx.engine))
+    matches = match(
+        persons,
+        Thresholds(identity.auto_match, identity.review),
+        decisions.load(ctx.engine),
+        merges=_source_merges(ctx, persons),
+    )
     persons["cluster"] = matches.records["cluster"].to_numpy()
     persons["journal_person_id"] = assign_person_ids(
         persons, loader.existing_links(ctx.engine), loader.largest_person_id(ctx.engine)
@@ -228,6 +233,43 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
         matches.linkage.blocking,
     )
     return counts
+
+
+def _source_merges(ctx: RunContext, persons: pd.DataFrame) -> pd.DataFrame:
+    """Merges the sources made themselves (HL7 ADT^A40: prior id into surviving id), as
+    pairs of person records: each local id resolved within its source's namespace."""
+    frames = [
+        staged.assign(namespace=ctx.config.source(name).namespace)
+        for name in ctx.source_names
+        if not (staged := ctx.workspace.read_frame("staging", name, "person_merge")).empty
+    ]
+    sides = ["left_source_system", "left_source_person_id", "right_source_system", "right_source_person_id"]
+    if not frames:
+        return pd.DataFrame(columns=sides)
+    merges = pd.concat(frames, ignore_index=True)
+    system = persons.drop_duplicates(["namespace", "source_person_id"]).set_index(
+        ["namespace", "source_person_id"]
+    )["source_system"]
+
+    def resolved(column: str) -> pd.Series:
+        keys = pd.MultiIndex.from_arrays([merges["namespace"], merges[column].astype(str)])
+        return pd.Series(system.reindex(keys).to_numpy(), index=merges.index)
+
+    pairs = pd.DataFrame(
+        dict(
+            zip(
+                sides,
+                [
+                    resolved("patient_id"),
+                    merges["patient_id"],
+                    resolved("prior_patient_id"),
+                    merges["prior_patient_id"],
+                ],
+                strict=True,
+            )
+        )
+    )
+    return pairs.dropna().reset_index(drop=True)
 
 
 def _earlier_person_records(ctx: RunContext) -> pd.DataFrame:
