@@ -269,7 +269,25 @@ def _source_merges(ctx: RunContext, persons: pd.DataFrame) -> pd.DataFrame:
             )
         )
     )
-    return pairs.dropna().reset_index(drop=True)
+    pairs = pairs.dropna().reset_index(drop=True)
+    ids = persons.drop_duplicates(["source_system", "source_person_id"]).set_index(
+        ["source_system", "source_person_id"]
+    )
+    valid = ids["id_valid"].fillna(False).astype(bool)
+    ids = ids["id_kind"].astype("string").where(valid) + ":" + ids["id_value"].astype("string")
+
+    def valid_id(side: str) -> pd.Series:
+        keys = pd.MultiIndex.from_arrays([pairs[f"{side}_source_system"], pairs[f"{side}_source_person_id"]])
+        return pd.Series(ids.reindex(keys).to_numpy(), index=pairs.index, dtype="string")
+
+    left, right = valid_id("left"), valid_id("right")
+    kind = left.str.split(":").str[0] == right.str.split(":").str[0]
+    conflict = (kind & (left != right)).fillna(False).astype(bool)
+    if conflict.any():  # two different valid numbers of one kind never merge without a steward
+        LOG.warning(
+            "%d source merges join two different valid national IDs: left to matching", conflict.sum()
+        )
+    return pairs[~conflict].reset_index(drop=True)
 
 
 def _earlier_person_records(ctx: RunContext) -> pd.DataFrame:

@@ -15,32 +15,30 @@ from pipelines import runner
 A01 = (
     "MSH|^~\\&|DIPS|STOLAV|EPJ|HN|{at}||ADT^A01^ADT_A01|{control}|P|2.5\r"
     "EVN|A01|{at}\r"
-    "PID|1||{pid}^^^STOLAV^PI||{family}^{given}||{birth}|F\r"
+    "PID|1||{pid}^^^STOLAV^PI{fnr}||{family}^{given}||{birth}|F\r"
     "PV1|1|I|MED^101^1\r"
 )
 A40 = (
     "MSH|^~\\&|DIPS|STOLAV|EPJ|HN|20130101120000||ADT^A40^ADT_A39|M9|P|2.5\r"
     "EVN|A40|20130101115900\r"
-    "PID|1||4711^^^STOLAV^PI||Løvås^Kari||19500101|F\r"
+    "PID|1||4711^^^STOLAV^PI{fnr}||Løvås^Kari||19500101|F\r"
     "MRG|4799^^^STOLAV^PI||||||Hansen^Kari\r"
 )
 
 
-def migrate(tmp_path: Path, *, with_merge: bool) -> pd.DataFrame:
+def migrate(tmp_path: Path, *, with_merge: bool, fnr: tuple[str, str] = ("", "")) -> pd.DataFrame:
     archive = tmp_path / "hl7"
     archive.mkdir(parents=True)
-    messages = [
-        A01.format(
-            at="20100101080000", control="M1", pid="4711", family="Løvås", given="Kari", birth="19500101"
-        ),
-        A01.format(
-            at="20110101080000", control="M2", pid="4799", family="Hansen", given="Kari", birth="19510607"
-        ),
-        A01.format(
-            at="20110101090000", control="M3", pid="5000", family="Berg", given="Per", birth="19600202"
-        ),
+    people = [
+        ("20100101080000", "M1", "4711", "Løvås", "Kari", "19500101", fnr[0]),
+        ("20110101080000", "M2", "4799", "Hansen", "Kari", "19510607", fnr[1]),
+        ("20110101090000", "M3", "5000", "Berg", "Per", "19600202", ""),
     ]
-    (archive / "adt.hl7").write_text("\n".join(messages + [A40] * with_merge), encoding="utf-8")
+    keys = ("at", "control", "pid", "family", "given", "birth", "fnr")
+    messages = [A01.format(**dict(zip(keys, person, strict=True))) for person in people]
+    (archive / "adt.hl7").write_text(
+        "\n".join(messages + [A40.format(fnr=fnr[0])] * with_merge), encoding="utf-8"
+    )
     config = tmp_path / "migration.yaml"
     config.write_text(
         "name: merges\nsources:\n  - {name: hospital-hl7, kind: hl7v2, location: hl7, mapping: hl7v2.yaml}\n",
@@ -60,3 +58,10 @@ def test_an_a40_merge_joins_two_records_the_matcher_keeps_apart(tmp_path: Path) 
     assert merged.loc["4711", "journal_person_id"] == merged.loc["4799", "journal_person_id"]
     assert merged.loc["5000", "journal_person_id"] != merged.loc["4711", "journal_person_id"]
     assert "merge" in set(merged.loc[["4711", "4799"], "link_kind"])
+
+
+def test_an_a40_between_two_different_valid_numbers_is_not_forced(tmp_path: Path) -> None:
+    """Two different valid fødselsnumre never merge without a steward, whoever asks."""
+    ids = ("~15108695088^^^NOR^NNNOR", "~26111593816^^^NOR^NNNOR")
+    merged = migrate(tmp_path, with_merge=True, fnr=ids)
+    assert merged.loc["4711", "journal_person_id"] != merged.loc["4799", "journal_person_id"]
