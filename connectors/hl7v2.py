@@ -3,8 +3,8 @@
 Files are split into messages by streaming over segment separators (CR, LF or CRLF;
 MLLP framing bytes and FHS/BHS batch envelopes are dropped), so archives of any size
 pass in bounded memory. Each message is decoded with the charset its MSH-18 names,
-checked for escape sequences python-hl7 would silently drop, and parsed with
-python-hl7 (separators from MSH-1/MSH-2, escapes resolved: `\\T\\` → `&`).
+checked for escape sequences python-hl7 would silently drop, and split with the
+separators of its MSH-1/MSH-2 (python-hl7 reads them and resolves escapes: `\\T\\` → `&`).
 
 Per patient (PID) group: PID → person, PV1 → encounter, OBX → observation (NTE lines
 become its note), OBX of type ED → document with the decoded bytes in the attachment
@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
-import hl7
+from hl7.parser import create_parse_plan
+from hl7.util import unescape
 from pydantic import Field
 
 from connectors.attachments import AttachmentStore, BadAttachment
@@ -35,6 +36,9 @@ from connectors.base import (
     guarded_files,
     iter_files,
 )
+
+if TYPE_CHECKING:
+    from hl7.parser import _ParsePlan
 
 SEGMENT_BREAK = re.compile(rb"[\r\n\x0b\x1c]+")
 SEGMENT_START = re.compile(rb"[A-Z][A-Z0-9]{2}(?:[^A-Za-z0-9\s]|$)")
@@ -218,7 +222,7 @@ def read_message(raw: RawMessage, path: Path, source: Hl7Source, attachments: At
     text, problem = _checked_escapes(text)
     if problem:
         return reject("hl7.escape", problem, problem.split(" ")[0])
-    return Hl7Message(hl7.parse(text), text, locator, where, source, attachments).items()
+    return Hl7Message(text, locator, where, source, attachments).items()
 
 
 def _checked_escapes(text: str) -> tuple[str, str | None]:
@@ -253,69 +257,92 @@ def _checked_escapes(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def _get(segment: hl7.Segment, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
-    """A value by position, '' when absent (python-hl7 raises for short paths)."""
-    try:
-        return str(segment.extract_field(1, field, rep, comp, sub)).strip()
-    except (IndexError, KeyError):
-        return ""
+class Segment:
+    """One segment, split into its fields once; a field's repetitions, components and
+    subcomponents are split only when a value is read.
 
+    python-hl7's parser builds a container for every component of every segment, most of
+    which nothing reads: it was two thirds of extracting an HL7 archive. A value reads as
+    python-hl7's `extract_field` reads it ('' where that raises for a short path; the tests
+    hold the two to each other), escapes resolved by python-hl7's `unescape`.
+    """
 
-def _subcomponents(segment: hl7.Segment, field: int, rep: int, comp: int) -> str:
-    """All subcomponents of a component, joined (an address line is `1000&Hospital Lane`)."""
-    parts = [_get(segment, field, rep, comp, sub) for sub in range(1, 6)]
-    return " ".join(p for p in parts if p)
+    __slots__ = ("fields", "line", "name", "_plan", "_shift")
 
+    def __init__(self, line: str, plan: _ParsePlan) -> None:
+        self.line = line
+        self.fields = line.split(plan.separators[1])
+        self.name = self.fields[0]
+        self._plan = plan
+        # MSH-1 is the field separator itself: MSH-n is the (n-1)th value after the name.
+        self._shift = 1 if self.name == "MSH" else 0
 
-def _repetitions(segment: hl7.Segment, field: int) -> int:
-    if field >= len(segment):
-        return 0
-    value = segment(field)
-    return len(value) if value and isinstance(value[0], hl7.Repetition) else 1
+    def get(self, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
+        """A value by position (1-based, as HL7 counts), '' when absent."""
+        if self._shift and field <= 2:
+            raw = self._plan.separators[1] if field == 1 else self.fields[1]
+            return raw.strip() if rep == comp == sub == 1 else ""
+        index = field - self._shift
+        if index >= len(self.fields):
+            return ""
+        value = self.fields[index]
+        separators = self._plan.separators
+        for number, separator in ((rep, separators[2]), (comp, separators[3]), (sub, separators[4])):
+            if separator in value:
+                parts = value.split(separator)
+                if number > len(parts):
+                    return ""
+                value = parts[number - 1]
+            elif number > 1:
+                return ""
+        return unescape(self._plan, value).strip()
+
+    def repetitions(self, field: int) -> int:
+        index = field - self._shift
+        return len(self.fields[index].split(self._plan.separators[2])) if index < len(self.fields) else 0
+
+    def subcomponents(self, field: int, rep: int, comp: int) -> str:
+        """All subcomponents of a component, joined (an address line is `1000&Hospital Lane`)."""
+        parts = [self.get(field, rep, comp, sub) for sub in range(1, 6)]
+        return " ".join(p for p in parts if p)
 
 
 class Hl7Message:
     """One parsed message turned into staging records, one patient (PID) group at a time."""
 
     def __init__(
-        self,
-        message: hl7.Message,
-        text: str,
-        locator: str,
-        where: str,
-        source: Hl7Source,
-        attachments: AttachmentStore,
+        self, text: str, locator: str, where: str, source: Hl7Source, attachments: AttachmentStore
     ) -> None:
-        self.message = message
-        lines = text.strip().split("\r")
-        # A record's payload is its segments as the source wrote them (and cheaper than str()).
-        self.lines = {id(s): line for s, line in zip(message, lines, strict=False)}
+        self.text = text.strip()
+        plan = create_parse_plan(self.text)
+        self.segments = [Segment(line, plan) for line in self.text.split("\r")]
         self.locator = locator
         self.where = where
         self.source = source
         self.attachments = attachments
-        msh = message.segment("MSH")
-        self.control_id = _get(msh, 10)
-        self.timestamp = _get(msh, 7)
-        self.event = _get(msh, 9, 1, 2)
-        self.message_type = "^".join(v for v in (_get(msh, 9, 1, 1), self.event) if v)
-        self.version = _get(msh, 12)
-        evn = next((s for s in message if str(s[0]) == "EVN"), None)
-        self.event_at = (_get(evn, 2) or _get(evn, 6)) if evn is not None else ""
+        msh = self.segments[0]
+        self.control_id = msh.get(10)
+        self.timestamp = msh.get(7)
+        self.event = msh.get(9, 1, 2)
+        self.message_type = "^".join(v for v in (msh.get(9, 1, 1), self.event) if v)
+        self.version = msh.get(12)
+        evn = next((s for s in self.segments if s.name == "EVN"), None)
+        self.event_at = (evn.get(2) or evn.get(6)) if evn is not None else ""
 
-    def payload(self, segments: list[hl7.Segment]) -> str:
-        return "\r".join(self.lines.get(id(s)) or str(s) for s in segments)
+    def payload(self, segments: list[Segment]) -> str:
+        """A record's payload: its segments as the source wrote them."""
+        return "\r".join(s.line for s in segments)
 
     def items(self) -> list[Item]:
-        segments = list(self.message)
-        starts = [i for i, s in enumerate(segments) if str(s[0]) == "PID"]
+        segments = self.segments
+        starts = [i for i, s in enumerate(segments) if s.name == "PID"]
         if not starts:
             return [
                 Rejected(
                     f"{self.where} {self.control_id or '?'} ({self.message_type}): no PID segment, "
                     "the patient is unknown",
                     "hl7.no_pid",
-                    str(self.message),
+                    self.text + "\r",
                     self.locator,
                 )
             ]
@@ -331,7 +358,7 @@ class _PatientGroup:
 
     HANDLED = frozenset({"PID", "PV1", "ORC", "OBR", "OBX", "DG1", "AL1", "MRG"})
 
-    def __init__(self, message: Hl7Message, segments: list[hl7.Segment], number: int) -> None:
+    def __init__(self, message: Hl7Message, segments: list[Segment], number: int) -> None:
         self.m = message
         self.segments = segments
         self.number = number
@@ -352,35 +379,35 @@ class _PatientGroup:
                     self.m.payload(self.segments),
                     self.m.locator,
                     entity="person",
-                    value=_get(pid, 3),
+                    value=pid.get(3),
                 )
             ]
         units = _with_notes(self.segments[1:])
-        unhandled = {str(s[0]) for s, _ in units} - self.HANDLED
+        unhandled = {s.name for s, _ in units} - self.HANDLED
         person["unhandled_segments"] = ",".join(sorted(unhandled)) or None
         self._add("person", self.patient_id, [pid], person)
         order_id, order_note, observed_at = self.m.control_id, None, ""
         for index, (segment, notes) in enumerate(units, 1):
-            kind = str(segment[0])
+            kind = segment.name
             if kind == "PV1":
                 self._visit(segment)
             elif kind == "OBR":
-                order_id = _get(segment, 3) or _get(segment, 2) or f"{self.m.control_id}/{index}"
-                observed_at, order_note = _get(segment, 7), _joined(notes)
+                order_id = segment.get(3) or segment.get(2) or f"{self.m.control_id}/{index}"
+                observed_at, order_note = segment.get(7), _joined(notes)
             elif kind == "OBX":
-                key = f"{order_id}/{_get(segment, 3)}/{_get(segment, 4) or _get(segment, 1)}"
+                key = f"{order_id}/{segment.get(3)}/{segment.get(4) or segment.get(1)}"
                 self._observation(segment, notes, key, order_id, observed_at, order_note)
             elif kind == "DG1":
-                key = f"{self.m.control_id}/DG1/{_get(segment, 1) or index}"
+                key = f"{self.m.control_id}/DG1/{segment.get(1) or index}"
                 self._add("condition", key, [segment], _diagnosis(segment))
             elif kind == "AL1":
-                key = f"{self.m.control_id}/AL1/{_get(segment, 1) or index}"
+                key = f"{self.m.control_id}/AL1/{segment.get(1) or index}"
                 self._add("allergy", key, [segment], _allergy(segment))
             elif kind == "MRG":
                 self._merge(segment, index)
         return self.out
 
-    def _add(self, entity: str, key: str, segments: list[hl7.Segment], fields: dict[str, str | None]) -> None:
+    def _add(self, entity: str, key: str, segments: list[Segment], fields: dict[str, str | None]) -> None:
         self.out.append(
             Record(
                 entity=entity,
@@ -399,14 +426,14 @@ class _PatientGroup:
             )
         )
 
-    def _identifiers(self, segment: hl7.Segment, field_number: int) -> tuple[dict[str, str], list[str]]:
+    def _identifiers(self, segment: Segment, field_number: int) -> tuple[dict[str, str], list[str]]:
         """The local and national ids in a CX list, plus every id as `value^type^authority`."""
         source = self.m.source
         found: dict[str, str] = {}
         every: list[str] = []
-        for rep in range(1, _repetitions(segment, field_number) + 1):
-            value, kind = _get(segment, field_number, rep, 1), _get(segment, field_number, rep, 5)
-            authority = _get(segment, field_number, rep, 4)
+        for rep in range(1, segment.repetitions(field_number) + 1):
+            value, kind = segment.get(field_number, rep, 1), segment.get(field_number, rep, 5)
+            authority = segment.get(field_number, rep, 4)
             if not value:
                 continue
             every.append(f"{value}^{kind}^{authority}")
@@ -422,7 +449,7 @@ class _PatientGroup:
                 found.update(national=value, national_type=kind or "untyped")
         return found, every
 
-    def _person(self, pid: hl7.Segment) -> dict[str, str | None]:
+    def _person(self, pid: Segment) -> dict[str, str | None]:
         ids, every = self._identifiers(pid, 3)
         return {
             "patient_id": ids.get("local", ""),
@@ -430,23 +457,23 @@ class _PatientGroup:
             "national_id": ids.get("national"),
             "national_id_type": ids.get("national_type"),
             "identifiers": "~".join(every) or None,
-            "family_name": _get(pid, 5, 1, 1),
-            "given_name": _get(pid, 5, 1, 2),
-            "middle_name": _get(pid, 5, 1, 3),
-            "birth_date": _get(pid, 7),
-            "sex": _get(pid, 8),
-            "street": _subcomponents(pid, 11, 1, 1),
-            "city": _get(pid, 11, 1, 3),
-            "postcode": _get(pid, 11, 1, 5),
-            "country": _get(pid, 11, 1, 6),
-            "death_datetime": _get(pid, 29),
-            "death_indicator": _get(pid, 30),
+            "family_name": pid.get(5, 1, 1),
+            "given_name": pid.get(5, 1, 2),
+            "middle_name": pid.get(5, 1, 3),
+            "birth_date": pid.get(7),
+            "sex": pid.get(8),
+            "street": pid.subcomponents(11, 1, 1),
+            "city": pid.get(11, 1, 3),
+            "postcode": pid.get(11, 1, 5),
+            "country": pid.get(11, 1, 6),
+            "death_datetime": pid.get(29),
+            "death_indicator": pid.get(30),
             "event_type": self.m.event,
             "event_datetime": self.m.event_at,
         }
 
-    def _visit(self, pv1: hl7.Segment) -> None:
-        visit, patient_class = _get(pv1, 19), _get(pv1, 2)
+    def _visit(self, pv1: Segment) -> None:
+        visit, patient_class = pv1.get(19), pv1.get(2)
         if not visit and patient_class in ("", "N"):
             return  # PV1|1|N: an ADT event without a stay (A08 demographics, A28), no encounter
         self._add(
@@ -456,38 +483,38 @@ class _PatientGroup:
             {
                 "visit_number": visit,
                 "patient_class": patient_class,
-                "location": " ".join(v for v in (_get(pv1, 3, 1, 1), _get(pv1, 3, 1, 4)) if v),
-                "admit_datetime": _get(pv1, 44),
-                "discharge_datetime": _get(pv1, 45),
+                "location": " ".join(v for v in (pv1.get(3, 1, 1), pv1.get(3, 1, 4)) if v),
+                "admit_datetime": pv1.get(44),
+                "discharge_datetime": pv1.get(45),
             },
         )
 
     def _observation(
         self,
-        obx: hl7.Segment,
-        notes: list[hl7.Segment],
+        obx: Segment,
+        notes: list[Segment],
         key: str,
         order_id: str,
         observed_at: str,
         order_note: str | None,
     ) -> None:
         common: dict[str, str | None] = {
-            "code": _get(obx, 3, 1, 1),
-            "display": _get(obx, 3, 1, 2),
-            "coding_system": _get(obx, 3, 1, 3),
+            "code": obx.get(3, 1, 1),
+            "display": obx.get(3, 1, 2),
+            "coding_system": obx.get(3, 1, 3),
             "order_id": order_id,
-            "observed_at": _get(obx, 14) or observed_at,
-            "result_status": _get(obx, 11),
+            "observed_at": obx.get(14) or observed_at,
+            "result_status": obx.get(11),
             "note": _joined(notes),
             "order_note": order_note,
         }
-        if _get(obx, 2) != "ED":
+        if obx.get(2) != "ED":
             values = {
-                "value_type": _get(obx, 2),
+                "value_type": obx.get(2),
                 "value": _value(obx),
-                "unit": _get(obx, 6, 1, 1),
-                "reference_range": _get(obx, 7),
-                "abnormal_flag": _get(obx, 8),
+                "unit": obx.get(6, 1, 1),
+                "reference_range": obx.get(7),
+                "abnormal_flag": obx.get(8),
             }
             self._add("observation", key, [obx, *notes], {**common, **values})
             return
@@ -508,10 +535,10 @@ class _PatientGroup:
             return
         self._add("document", key, [obx, *notes], {**common, **document})
 
-    def _encapsulated(self, obx: hl7.Segment) -> dict[str, str | None]:
+    def _encapsulated(self, obx: Segment) -> dict[str, str | None]:
         """OBX-5 of type ED (application^type^subtype^encoding^data): bytes to the store."""
-        kind, subtype = _get(obx, 5, 1, 2), _get(obx, 5, 1, 3)
-        encoding, data = _get(obx, 5, 1, 4), _get(obx, 5, 1, 5)
+        kind, subtype = obx.get(5, 1, 2), obx.get(5, 1, 3)
+        encoding, data = obx.get(5, 1, 4), obx.get(5, 1, 5)
         if not data:
             raise BadAttachment("OBX-5 carries no data")
         decoders = {
@@ -522,7 +549,7 @@ class _PatientGroup:
         if encoding.upper() not in decoders:
             raise BadAttachment(f"OBX-5.4 encoding {encoding!r} is not Base64, Hex or A")
         stored = decoders[encoding.upper()](data)
-        title = _get(obx, 3, 1, 2) or _get(obx, 3, 1, 1)
+        title = obx.get(3, 1, 2) or obx.get(3, 1, 1)
         content_type = f"{kind}/{subtype}".lower() if kind and subtype else kind.lower() or None
         return {
             "title": title,
@@ -532,7 +559,7 @@ class _PatientGroup:
             "attachment_size": str(stored.size),
         }
 
-    def _merge(self, mrg: hl7.Segment, index: int) -> None:
+    def _merge(self, mrg: Segment, index: int) -> None:
         """Merge evidence: the surviving id (PID-3) and the prior one (MRG-1, older MRG-4)."""
         prior, every = self._identifiers(mrg, 1)
         self._add(
@@ -541,29 +568,29 @@ class _PatientGroup:
             [mrg],
             {
                 "patient_id": self.patient_id,
-                "prior_patient_id": prior.get("local") or _get(mrg, 4) or _get(mrg, 1),
+                "prior_patient_id": prior.get("local") or mrg.get(4) or mrg.get(1),
                 "prior_national_id": prior.get("national"),
                 "prior_identifiers": "~".join(every) or None,
-                "prior_account": _get(mrg, 3),
-                "prior_visit": _get(mrg, 5),
-                "prior_family_name": _get(mrg, 7, 1, 1),
-                "prior_given_name": _get(mrg, 7, 1, 2),
+                "prior_account": mrg.get(3),
+                "prior_visit": mrg.get(5),
+                "prior_family_name": mrg.get(7, 1, 1),
+                "prior_given_name": mrg.get(7, 1, 2),
                 "event_type": self.m.event,
                 "merge_datetime": self.m.event_at or self.m.timestamp,
             },
         )
 
 
-def _with_notes(segments: list[hl7.Segment]) -> list[tuple[hl7.Segment, list[hl7.Segment]]]:
+def _with_notes(segments: list[Segment]) -> list[tuple[Segment, list[Segment]]]:
     """Each segment with the NTE segments that note it: an OBX's or an OBR's (ORC's) notes.
 
     Participation and timing segments (PRT, TQ1, CTD...) may come between a result and
     its notes (v2.7+); any other segment ends the result.
     """
-    units: list[tuple[hl7.Segment, list[hl7.Segment]]] = []
-    anchor: list[hl7.Segment] | None = None
+    units: list[tuple[Segment, list[Segment]]] = []
+    anchor: list[Segment] | None = None
     for segment in segments:
-        kind = str(segment[0])
+        kind = segment.name
         if kind == "NTE" and anchor is not None:
             anchor.append(segment)
             continue
@@ -575,8 +602,8 @@ def _with_notes(segments: list[hl7.Segment]) -> list[tuple[hl7.Segment, list[hl7
     return units
 
 
-def _joined(notes: list[hl7.Segment]) -> str | None:
-    return "\n".join(_get(n, 3) for n in notes) or None
+def _joined(notes: list[Segment]) -> str | None:
+    return "\n".join(n.get(3) for n in notes) or None
 
 
 def _hex(text: str) -> bytes:
@@ -586,34 +613,34 @@ def _hex(text: str) -> bytes:
         raise BadAttachment(f"not valid hex ({error})") from error
 
 
-def _value(obx: hl7.Segment) -> str:
-    if _get(obx, 2) == "SN":
+def _value(obx: Segment) -> str:
+    if obx.get(2) == "SN":
         # Structured numeric: comparator^number^separator^number, e.g. <^5 or ^1^:^128.
         values = [
-            "".join(_get(obx, 5, rep, c) for c in range(1, 5)) for rep in range(1, _repetitions(obx, 5) + 1)
+            "".join(obx.get(5, rep, c) for c in range(1, 5)) for rep in range(1, obx.repetitions(5) + 1)
         ]
     else:
-        values = [_get(obx, 5, rep) for rep in range(1, _repetitions(obx, 5) + 1)]
+        values = [obx.get(5, rep) for rep in range(1, obx.repetitions(5) + 1)]
     return "~".join(v for v in values if v)
 
 
-def _diagnosis(dg1: hl7.Segment) -> dict[str, str | None]:
+def _diagnosis(dg1: Segment) -> dict[str, str | None]:
     return {
-        "code": _get(dg1, 3, 1, 1),
-        "display": _get(dg1, 3, 1, 2) or _get(dg1, 4),
-        "coding_system": _get(dg1, 3, 1, 3) or _get(dg1, 2),
-        "diagnosed_at": _get(dg1, 5),
-        "diagnosis_type": _get(dg1, 6),
+        "code": dg1.get(3, 1, 1),
+        "display": dg1.get(3, 1, 2) or dg1.get(4),
+        "coding_system": dg1.get(3, 1, 3) or dg1.get(2),
+        "diagnosed_at": dg1.get(5),
+        "diagnosis_type": dg1.get(6),
     }
 
 
-def _allergy(al1: hl7.Segment) -> dict[str, str | None]:
+def _allergy(al1: Segment) -> dict[str, str | None]:
     return {
-        "allergen_type": _get(al1, 2),
-        "code": _get(al1, 3, 1, 1),
-        "display": _get(al1, 3, 1, 2),
-        "coding_system": _get(al1, 3, 1, 3),
-        "severity": _get(al1, 4),
-        "reaction": _get(al1, 5),
-        "identified_at": _get(al1, 6),
+        "allergen_type": al1.get(2),
+        "code": al1.get(3, 1, 1),
+        "display": al1.get(3, 1, 2),
+        "coding_system": al1.get(3, 1, 3),
+        "severity": al1.get(4),
+        "reaction": al1.get(5),
+        "identified_at": al1.get(6),
     }

@@ -9,6 +9,7 @@ building blocks across versions, so one reader serves Svarrapport 1.3/1.4, Epikr
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -56,7 +57,10 @@ WHITESPACE = re.compile(r"\s+")
 
 
 def local(element: etree._Element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    """The tag without its namespace ('' for comments): string slicing, as lxml's QName costs
+    more than all else per element of a message."""
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def value(element: etree._Element | None) -> str | None:
@@ -68,7 +72,13 @@ def value(element: etree._Element | None) -> str | None:
 
 
 def find(element: etree._Element, path: str) -> etree._Element | None:
-    return element.find("/".join(f"{{*}}{part}" for part in path.split("/")))
+    return element.find(_any_namespace(path))
+
+
+@functools.cache
+def _any_namespace(path: str) -> str:
+    """'Patient/OffId' as '{*}Patient/{*}OffId', built once per path (the paths are constants)."""
+    return "/".join(f"{{*}}{part}" for part in path.split("/"))
 
 
 def first(element: etree._Element, *paths: str) -> str | None:

@@ -295,3 +295,43 @@ def test_quarantine_reasons_never_carry_a_full_national_id(tmp_path: Path) -> No
     _, quarantine = collect(source(tmp_path))
     reason = quarantine["reason"].iloc[0]
     assert "15108695088" not in reason and "151086*****" in reason
+
+
+HL7_VALUE = st.text(alphabet="ab~^&|\\FSTRE1 ", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(HL7_VALUE, min_size=1, max_size=6),
+    msh_fields=st.lists(HL7_VALUE, max_size=4),
+    separators=st.sampled_from(["|^~\\&", "#*@!%", "|^~\\"]),
+    path=st.tuples(*(st.integers(min_value=1, max_value=4) for _ in range(4))),
+)
+def test_property_segment_values_read_as_python_hl7_reads_them(
+    fields: list[str], msh_fields: list[str], separators: str, path: tuple[int, int, int, int]
+) -> None:
+    """The connector's own field splitting gives python-hl7's `extract_field` value ('' where it raises)."""
+    import hl7
+    from hl7.parser import create_parse_plan
+
+    from connectors.hl7v2 import Segment
+
+    field_separator, encoding = separators[0], separators[1:]
+    swap = str.maketrans("|^~\\&", separators.ljust(5, "&"))
+    # MSH-3 is never empty here: python-hl7 drops an MSH's fields when only empty ones follow MSH-2.
+    msh = field_separator.join(["MSH", encoding, "DIPS", *(v.translate(swap) for v in msh_fields)])
+    pid = field_separator.join(["PID", *(v.translate(swap) for v in fields)])
+    text = f"{msh}\r{pid}"
+    plan = create_parse_plan(text)
+    parsed = hl7.parse(text)
+    field, rep, comp, sub = path
+    for ours, theirs in zip((Segment(msh, plan), Segment(pid, plan)), parsed, strict=True):
+        try:
+            expected = str(theirs.extract_field(1, field, rep, comp, sub)).strip()
+        except (IndexError, KeyError):
+            expected = ""
+        assert ours.get(field, rep, comp, sub) == expected
+        value = theirs(field) if field < len(theirs) else None
+        count = 0 if value is None else len(value) if value and isinstance(value[0], hl7.Repetition) else 1
+        if ours.name != "MSH" or field > 2:
+            assert ours.repetitions(field) == count
