@@ -8,8 +8,10 @@ same records `enjournal synth` writes, shaped as the person mappings shape them)
 written to Parquet; a fresh process then reads them and links them with the migration's
 settings (`identity.match`), so that its peak memory is the linking's alone. Printed per
 size: precision, recall and F1 of the auto band and of auto + review (every review pair
-accepted), false merges, clusters holding two valid IDs of one kind, seconds, peak
-memory, and the blocking report with pairs completeness per rule.
+accepted), false merges (and those holding two valid IDs of any kinds), clusters holding
+two valid IDs of one kind, how many people with a D-number and a later fødselsnummer end
+in one cluster, seconds, peak memory, and the blocking report with pairs completeness
+per rule.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ def child(records_path: Path, truth_path: Path, auto_match: float, review: float
     import pandas as pd
 
     from identity.cluster import components
-    from identity.evaluate import blocking_completeness, false_merges, id_conflicts, pair_metrics
+    from identity.evaluate import (
+        blocking_completeness,
+        false_merges,
+        id_changes,
+        id_conflicts,
+        id_false_merges,
+        pair_metrics,
+    )
     from identity.match import Thresholds, match, prepare
 
     raw = pd.read_parquet(records_path)
@@ -65,6 +74,9 @@ def child(records_path: Path, truth_path: Path, auto_match: float, review: float
         "auto_and_review": pair_metrics(with_review, true_person),
         "false_merges": false_merges(auto, true_person),
         "id_conflicts": id_conflicts(auto, persons),
+        "id_false_merges": id_false_merges(auto, true_person, persons),
+        "id_changes": id_changes(auto, true_person, persons),
+        "id_changes_with_review": id_changes(with_review, true_person, persons),
         "review_pairs": len(matches.review),
         "candidate_pairs": len(matches.linkage.candidates),
         "prior": matches.linkage.model.prior,
@@ -115,10 +127,16 @@ def show(result: dict[str, object]) -> None:
     print("| band | precision | recall | F1 |\n|---|---|---|---|")
     for name, m in (("auto", auto), ("auto + review", both)):
         print(f"| {name} | {m['precision']:.5f} | {m['recall']:.5f} | {m['f1']:.5f} |")
+    changes, reviewed = result["id_changes"], result["id_changes_with_review"]
     print(
-        f"false merges {result['false_merges']}, clusters with two valid IDs of one kind "
+        f"false merges {result['false_merges']} (holding two valid IDs of any kinds "
+        f"{result['id_false_merges']}), clusters with two valid IDs of one kind "
         f"{result['id_conflicts']}, review pairs {result['review_pairs']:,}, "
         f"candidate pairs {result['candidate_pairs']:,}"
+    )
+    print(
+        f"people with a D-number and a later number {changes['persons']:,}: linked auto "
+        f"{changes['linked']:,}, auto + review {reviewed['linked']:,}"
     )
     print("| blocking rule | pairs | new pairs | true pairs kept | completeness |\n|---|---|---|---|---|")
     for row in result["blocking"]:

@@ -69,6 +69,18 @@ def change_level(spec: LinkageSpec) -> tuple[int, int] | None:
     return None
 
 
+def beyond_change(spec: LinkageSpec, levels: np.ndarray, contradicting: np.ndarray) -> np.ndarray:
+    """Pairs that contradict on more than an untied change of number (another birth date,
+    sex, two numbers of one kind): `contradicting` is `Model.contradicting`."""
+    change = change_level(spec)
+    if change is None:
+        return contradicting.any(axis=1)
+    field, number = change
+    only_change = np.zeros(contradicting.shape, dtype=bool)
+    only_change[:, field] = levels[:, field] == number
+    return (contradicting & ~only_change).any(axis=1)
+
+
 def evidenced_changes(
     spec: LinkageSpec, levels: np.ndarray, links: np.ndarray, contradicting: np.ndarray
 ) -> np.ndarray:
@@ -85,5 +97,5 @@ def evidenced_changes(
         index = names.index(evidence.comparison)
         labels = spec.comparisons[index].labels
         agrees |= np.isin(levels[:, index], [labels.index(label) for label in evidence.levels])
-    others = np.delete(contradicting, field, axis=1).any(axis=1)
+    others = beyond_change(spec, levels, contradicting)
     return (levels[:, field] == number) & links & ~others & agrees

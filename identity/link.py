@@ -19,7 +19,7 @@ import pandas as pd
 from identity.blocking import Candidates, block_codes, candidate_pairs, pairs_within
 from identity.cluster import Edge, SafeClusters, components
 from identity.compare import Vectors, compare
-from identity.id_ties import IdTies, evidenced_changes
+from identity.id_ties import IdTies, beyond_change, evidenced_changes
 from identity.model import (
     Model,
     estimate_from_labels,
@@ -157,9 +157,11 @@ def link(
     same = cluster[edges["left"].to_numpy()] == cluster[edges["right"].to_numpy()]
     link_kind, match_weight = _joined_by(edges[same], count)
 
-    # A contradicting pair is worth a steward's time only where it would otherwise link.
+    # A contradicting pair is worth a steward's time only where it would otherwise link; a
+    # change of number nothing ties is no such contradiction, only a want of evidence.
+    hard = beyond_change(spec, vectors.levels, contradicting)
     review_band = np.flatnonzero(
-        np.where(contradicts, probability >= thresholds.auto_match, probability >= thresholds.review)
+        np.where(hard, probability >= thresholds.auto_match, probability >= thresholds.review)
         & ~auto
         & ~judged
     )

@@ -220,6 +220,22 @@ def test_d_number_and_fnr_of_two_people_with_a_common_name_and_birth_date_go_to_
     assert len(review) >= 1 and review["reason"].str.contains("national_id").all()
 
 
+def test_an_untied_change_of_number_below_auto_match_still_goes_to_review(background: pd.DataFrame) -> None:
+    """A lab message spelling the name otherwise: too uncertain to link even with one
+    number, yet a steward should see it (a change of number is no hard contradiction)."""
+    labels, review = clusters(
+        background,
+        persons(
+            ("lab", "m1", "lab", "Muhamed", "Aly", None, None, MOHAMMED_D),
+            ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR, None, False, "Lia 2"),
+        ),
+    )
+    assert labels[0] != labels[1]
+    assert (
+        len(review) == 1 and THRESHOLDS.review <= review.loc[0, "match_probability"] < THRESHOLDS.auto_match
+    )
+
+
 def test_d_number_replaced_by_fnr_ties_every_record_of_both_numbers(background: pd.DataFrame) -> None:
     """The hospital record (D-number) and the GP record (fødselsnummer) share an address:
     the lab message that carries only the D-number joins the person too."""
