@@ -6,8 +6,10 @@ tied together: a D-number and the fødselsnummer that later replaced it. Name, b
 date and sex cannot show such a change on their own (two people with a common name
 born the same day agree on all three, one with a D-number, the other with a
 fødselsnummer), so numbers of two kinds are tied only by a link a person or a source
-made, or by a pair of records bearing them that would link anyway and also agrees on
-something else (`id_change_evidence` in the spec: an address). Ties hold for every
+made, or by a pair of records bearing them that would link anyway and also agrees
+exactly where two people could not (`id_change_evidence` in the spec: the birth date
+and the address; a similar address or a birth date a digit off is a neighbour's as
+often as one's own). Ties hold for every
 record bearing the numbers, so a lab message with the D-number joins the person its
 hospital records show at the same address, and chains of ties are followed.
 """
@@ -86,16 +88,16 @@ def evidenced_changes(
 ) -> np.ndarray:
     """Pairs whose numbers are of two kinds and that show the change: they would link
     (`links`: probability at auto-match, not rejected), no field but the ID contradicts,
-    and they agree on an `id_change_evidence` level."""
+    and they agree on every `id_change_evidence` comparison."""
     change = change_level(spec)
     if change is None or not spec.id_change_evidence:
         return np.zeros(len(levels), dtype=bool)
     field, number = change
     names = [c.name for c in spec.comparisons]
-    agrees = np.zeros(len(levels), dtype=bool)
+    agrees = np.ones(len(levels), dtype=bool)
     for evidence in spec.id_change_evidence:
         index = names.index(evidence.comparison)
         labels = spec.comparisons[index].labels
-        agrees |= np.isin(levels[:, index], [labels.index(label) for label in evidence.levels])
+        agrees &= np.isin(levels[:, index], [labels.index(label) for label in evidence.levels])
     others = beyond_change(spec, levels, contradicting)
     return (levels[:, field] == number) & links & ~others & agrees

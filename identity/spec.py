@@ -143,8 +143,8 @@ class LinkageSpec(BaseModel):
         default_factory=list,
         description=(
             "What ties a valid number to one of another kind (a D-number to the later"
-            " fødselsnummer) beyond name and birth date: a pair of records bearing the two"
-            " numbers that links on its own and agrees on one of these."
+            " fødselsnummer) beyond a name: a pair of records bearing the two numbers that"
+            " links on its own and agrees on all of these."
         ),
     )
 
@@ -182,7 +182,8 @@ class LinkageSpec(BaseModel):
         ]
         unique_name = self.unique_name if set(self.unique_name) <= columns else []
         name_only_review = self.name_only_review if unique_name else 0
-        evidence = [e for e in self.id_change_evidence if e.comparison in names]
+        # All of the evidence or none: a part of it would tie numbers on less.
+        evidence = self.id_change_evidence if {e.comparison for e in self.id_change_evidence} <= names else []
         return LinkageSpec(
             blocking=blocking,
             training=training,

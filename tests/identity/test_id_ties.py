@@ -104,18 +104,28 @@ def test_ties_follow_chains_and_only_join_records_with_a_valid_number(
     assert (same_after == expected).all()
 
 
-def test_a_change_of_number_needs_evidence_beyond_name_and_birth_date() -> None:
+def test_a_change_of_number_needs_the_same_birth_date_and_address() -> None:
     field, level = change_level(SPEC)
-    address = [c.name for c in SPEC.comparisons].index("address")
-    levels = np.zeros((3, len(SPEC.comparisons)), dtype=np.int8)
+    names = [c.name for c in SPEC.comparisons]
+    birth, address = names.index("birth_date"), names.index("address")
+    birth_labels, address_labels = SPEC.comparisons[birth].labels, SPEC.comparisons[address].labels
+    cases = [  # (birth date level, address level, ties)
+        ("exact", "exact", True),
+        ("exact", "jaro-winkler >= 0.90", False),  # Heimdalsveien 14 and 18 B
+        ("one digit off", "exact", False),
+        ("exact", "different", False),
+        ("exact", "missing", False),  # a lab message carries no address
+    ]
+    levels = np.zeros((len(cases), len(names)), dtype=np.int8)
     levels[:, field] = level
-    levels[:, address] = [1, 3, 0]  # the same address, another address, none on one side
+    levels[:, birth] = [birth_labels.index(b) for b, _, _ in cases]
+    levels[:, address] = [address_labels.index(a) for _, a, _ in cases]
     contradicting = np.zeros(levels.shape, dtype=bool)
     contradicting[:, field] = True
-    links = np.array([True, True, True])
-    assert evidenced_changes(SPEC, levels, links, contradicting).tolist() == [True, False, False]
+    links = np.ones(len(cases), dtype=bool)
+    assert evidenced_changes(SPEC, levels, links, contradicting).tolist() == [tie for _, _, tie in cases]
     assert not evidenced_changes(SPEC, levels, ~links, contradicting).any(), "a pair that would not link"
-    contradicting[0, [c.name for c in SPEC.comparisons].index("sex")] = True
+    contradicting[0, names.index("sex")] = True
     assert not evidenced_changes(SPEC, levels, links, contradicting)[0], "another field contradicts"
 
 

@@ -236,6 +236,27 @@ def test_an_untied_change_of_number_below_auto_match_still_goes_to_review(backgr
     )
 
 
+@pytest.mark.parametrize(
+    ("fnr", "address", "other_address"),
+    [
+        ("17019920143", "Heimdalsveien 18", "Heimdalsveien 18"),  # born 17.01.1999: a digit off
+        ("17119920191", "Heimdalsveien 14", "Heimdalsveien 18 B"),  # the same day, a neighbour
+    ],
+)
+def test_a_neighbour_or_a_birth_date_a_digit_off_ties_no_change_of_number(
+    background: pd.DataFrame, fnr: str, address: str, other_address: str
+) -> None:
+    """Two Erik Andersons: a D-number of 17.11.1999 and a fødselsnummer in one street."""
+    labels, _ = clusters(
+        background,
+        persons(
+            ("gp", "1", "gp", "Erik", "Anderson", None, None, "57119910112", None, False, address),
+            ("gp", "2", "gp", "Erik", "Anderson", None, None, fnr, None, False, other_address),
+        ),
+    )
+    assert labels[0] != labels[1]
+
+
 def test_d_number_replaced_by_fnr_ties_every_record_of_both_numbers(background: pd.DataFrame) -> None:
     """The hospital record (D-number) and the GP record (fødselsnummer) share an address:
     the lab message that carries only the D-number joins the person too."""
