@@ -15,6 +15,8 @@ enjournal links with the migration's settings (`identity.match`) and also report
 auto + review band, ID conflicts and the blocking report; Splink (DuckDB) and
 recordlinkage (ECM) get the model their documentation shows (see `splink_clusters` and
 `recordlinkage_clusters`), on the same lightly cleaned columns (`peer_columns`).
+enjournal also reports false merges holding two valid IDs of any kinds and how many
+people with a D-number and a later fødselsnummer end in one cluster.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def peer_columns(raw: pd.DataFrame) -> pd.DataFrame:
 def enjournal_clusters(raw: pd.DataFrame, folder: Path, args: argparse.Namespace) -> Labelled:
     """enjournal's auto-match clusters, plus what only it reports (review band, ID conflicts, blocking)."""
     from identity.cluster import components
-    from identity.evaluate import blocking_completeness, id_conflicts
+    from identity.evaluate import blocking_completeness, id_changes, id_conflicts, id_false_merges
     from identity.match import Thresholds, match, prepare
 
     started = time.perf_counter()
@@ -90,6 +92,9 @@ def enjournal_clusters(raw: pd.DataFrame, folder: Path, args: argparse.Namespace
         "seconds": seconds,
         "auto_and_review": pair_metrics(with_review, truth),
         "id_conflicts": id_conflicts(auto, persons),
+        "id_false_merges": id_false_merges(auto, truth, persons),
+        "id_changes": id_changes(auto, truth, persons),
+        "id_changes_with_review": id_changes(with_review, truth, persons),
         "review_pairs": len(matches.review),
         "candidate_pairs": len(matches.linkage.candidates),
         "blocking": blocking.replace({np.nan: None}).to_dict("records"),
@@ -264,10 +269,16 @@ def show(result: dict[str, object]) -> None:
     if not detail:
         return
     both = detail["auto_and_review"]
+    changes, reviewed = detail["id_changes"], detail["id_changes_with_review"]
     print(
         f"\nenjournal at {result['records']:,} records: auto + review precision {both['precision']:.5f}, "
-        f"recall {both['recall']:.5f}; clusters with two valid IDs of one kind {detail['id_conflicts']}, "
+        f"recall {both['recall']:.5f}; false merges holding two valid IDs of any kinds "
+        f"{detail['id_false_merges']}, clusters with two valid IDs of one kind {detail['id_conflicts']}, "
         f"review pairs {detail['review_pairs']:,}, candidate pairs {detail['candidate_pairs']:,}"
+    )
+    print(
+        f"people with a D-number and a later number {changes['persons']:,}: linked auto "
+        f"{changes['linked']:,}, auto + review {reviewed['linked']:,}"
     )
     print("| blocking rule | pairs | new pairs | true pairs kept | completeness |\n|---|---|---|---|---|")
     for row in detail["blocking"]:

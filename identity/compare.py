@@ -161,10 +161,14 @@ def _test(
     if test == "one_edit":
         words, words_uniques = _first_tokens(columns, column) if level.token else (codes, uniques)
         return _similarity(words[left], words[right], words_uniques, OSA, distance=True) <= 1
-    if test == "id_conflict":
+    if test in ("id_conflict", "id_other_kind"):
+        # Two different valid numbers: of one kind (two people), or of two kinds (a D-number
+        # and a fødselsnummer: one person only if the D-number was replaced).
         strong = columns.records["id_strong"].to_numpy(dtype=bool)
         kind, _ = columns.codes("id_kind")
-        return strong[left] & strong[right] & (kind[left] == kind[right]) & (codes[left] != codes[right])
+        same_kind = kind[left] == kind[right]
+        two = strong[left] & strong[right] & (codes[left] != codes[right])
+        return two & (same_kind if test == "id_conflict" else ~same_kind)
     days_left, days_right = codes[left], codes[right]
     year_l, month_l, day_l = _ymd(days_left)
     year_r, month_r, day_r = _ymd(days_right)

@@ -44,16 +44,36 @@ def false_merges(predicted: np.ndarray, truth: np.ndarray) -> int:
 
 def id_conflicts(predicted: np.ndarray, records: pd.DataFrame) -> int:
     """Clusters holding two different valid IDs of one strong kind (must be zero)."""
+    counts = _numbered(records, cluster=predicted).groupby(["cluster", "kind"])["value"].nunique()
+    return int(counts[counts > 1].index.get_level_values("cluster").nunique())
+
+
+def _numbered(records: pd.DataFrame, **columns: np.ndarray) -> pd.DataFrame:
+    """The records with a valid strong number: kind, value and the given per-record columns."""
     strong = records["id_strong"].to_numpy(dtype=bool)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "cluster": np.asarray(predicted)[strong],
             "kind": records["id_kind"].to_numpy()[strong],
             "value": records["id_value"].to_numpy()[strong],
+            **{name: np.asarray(values)[strong] for name, values in columns.items()},
         }
     )
-    counts = frame.groupby(["cluster", "kind"])["value"].nunique()
-    return int(counts[counts > 1].index.get_level_values("cluster").nunique())
+
+
+def id_false_merges(predicted: np.ndarray, truth: np.ndarray, records: pd.DataFrame) -> int:
+    """Clusters whose records with a valid number belong to two or more true people (must
+    be zero, whatever the kinds: a D-number beside another person's fødselsnummer counts)."""
+    people = _numbered(records, cluster=predicted, truth=truth).groupby("cluster")["truth"].nunique()
+    return int((people > 1).sum())
+
+
+def id_changes(predicted: np.ndarray, truth: np.ndarray, records: pd.DataFrame) -> dict[str, int]:
+    """True people whose records carry valid numbers of two kinds (a D-number, later a
+    fødselsnummer), and how many of them one cluster holds with all those records."""
+    frame = _numbered(records, cluster=predicted, truth=truth).groupby("truth")
+    changed = frame["kind"].nunique() > 1
+    together = frame["cluster"].nunique() == 1
+    return {"persons": int(changed.sum()), "linked": int((changed & together).sum())}
 
 
 def blocking_completeness(

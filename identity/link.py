@@ -4,8 +4,9 @@ One function, `link`, for every use: the migration's person records (with local-
 namespaces and steward decisions) and `enjournal match-files` on any CSV. Pairs fall in
 three bands by match probability: auto-match, review, non-match. An auto pair whose
 own comparison contradicts (two valid fødselsnumre, another birth date, sex or given
-name) is never merged automatically; neither is a cluster that would hold such a pair
-through a chain of other links, nor two different valid IDs of one kind.
+name, a D-number beside a fødselsnummer nothing but name and birth date ties to it,
+see `identity.id_ties`) is never merged automatically; neither is a cluster that would
+hold such a pair through a chain of other links, nor two different valid IDs of one kind.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pandas as pd
 from identity.blocking import Candidates, block_codes, candidate_pairs, pairs_within
 from identity.cluster import Edge, SafeClusters, components
 from identity.compare import Vectors, compare
+from identity.id_ties import IdTies, beyond_change, evidenced_changes
 from identity.model import (
-    NEVER,
     Model,
     estimate_from_labels,
     estimate_m,
@@ -94,8 +95,6 @@ def link(
     vectors = compare(records, candidates.left, candidates.right, spec)
     model = _train(records, spec, candidates, vectors, groups, labelled, random_pairs, seed)
     weight, probability = model.score(vectors)
-    exact_id = _same_id(records, local_ids, candidates.left, candidates.right)
-    contradicts = model.contradiction(vectors.levels, exact_id)
     no_pairs = np.empty((0, 2), dtype=np.int64)
     accepted = no_pairs if accepted is None else np.asarray(accepted, dtype=np.int64).reshape(-1, 2)
     merged = no_pairs if merged is None else np.asarray(merged, dtype=np.int64).reshape(-1, 2)
@@ -104,12 +103,29 @@ def link(
     pair_keys = _keys(candidates.left, candidates.right, count)
     judged = np.isin(pair_keys, rejected_keys)
 
-    auto = (probability >= thresholds.auto_match) & ~contradicts & ~judged
-    edges = pd.concat(
+    ids = IdTies.of(records, local_ids)
+    exact_id = ids.same(candidates.left, candidates.right)
+    forced = pd.concat(
         [
             _frame(accepted[:, 0], accepted[:, 1], "steward", np.nan),
             _frame(merged[:, 0], merged[:, 1], "merge", np.nan),
             _local_edges(local_ids),
+        ],
+        ignore_index=True,
+    )
+    links = (probability >= thresholds.auto_match) & ~judged
+    changes = evidenced_changes(spec, vectors.levels, links, model.contradicting(vectors.levels, exact_id))
+    ids = ids.tied(
+        np.r_[forced["left"].to_numpy(), candidates.left[changes]],
+        np.r_[forced["right"].to_numpy(), candidates.right[changes]],
+    )
+    contradicting = model.contradicting(vectors.levels, ids.same(candidates.left, candidates.right))
+    contradicts = contradicting.any(axis=1)
+
+    auto = links & ~contradicts
+    edges = pd.concat(
+        [
+            forced,
             _frame(
                 candidates.left[auto],
                 candidates.right[auto],
@@ -127,7 +143,7 @@ def link(
         ~np.isin(_keys(edges["left"], edges["right"], count), rejected_keys) | edges["kind"].isin(FORCED)
     ]
 
-    cluster, refused = _safe_clusters(records, spec, model, edges, rejected, local_ids)
+    cluster, refused = _safe_clusters(records, spec, model, edges, rejected, ids)
     unique = _unique_names(records, spec, cluster)
     if len(unique):
         unique = _scored(unique, pair_keys, weight, count).assign(rank=KIND_RANK["unique_name"])
@@ -141,13 +157,15 @@ def link(
     same = cluster[edges["left"].to_numpy()] == cluster[edges["right"].to_numpy()]
     link_kind, match_weight = _joined_by(edges[same], count)
 
-    # A contradicting pair is worth a steward's time only where it would otherwise link.
+    # A contradicting pair is worth a steward's time only where it would otherwise link; a
+    # change of number nothing ties is no such contradiction, only a want of evidence.
+    hard = beyond_change(spec, vectors.levels, contradicting)
     review_band = np.flatnonzero(
-        np.where(contradicts, probability >= thresholds.auto_match, probability >= thresholds.review)
+        np.where(hard, probability >= thresholds.auto_match, probability >= thresholds.review)
         & ~auto
         & ~judged
     )
-    disagree = _disagreement(model, vectors.levels[review_band], contradicts[review_band])
+    disagree = _disagreement(model, vectors.levels[review_band], contradicting[review_band])
     scored = _best_per_record(
         pd.DataFrame(
             {
@@ -159,7 +177,9 @@ def link(
         ),
         REVIEW_PER_RECORD,
     ).drop(columns="weight")
-    open_pairs = pd.concat([refused, scored], ignore_index=True).drop_duplicates(["left", "right"])
+    name_only = _name_only_review(records, spec, cluster, candidates, weight, ~contradicts & ~judged)
+    open_pairs = pd.concat([refused, scored, name_only], ignore_index=True)
+    open_pairs = open_pairs.drop_duplicates(["left", "right"])
     open_pairs = open_pairs.astype({"left": np.int64, "right": np.int64}).assign(kind="")
     open_pairs = open_pairs[cluster[open_pairs["left"].to_numpy()] != cluster[open_pairs["right"].to_numpy()]]
     open_pairs = _scored(open_pairs.assign(band="review"), pair_keys, weight, count)
@@ -284,27 +304,15 @@ def _local_edges(local_ids: np.ndarray | None) -> pd.DataFrame:
     return _frame(root[keep], order[keep], "local_id", np.nan)
 
 
-def _same_id(
-    records: pd.DataFrame, local_ids: np.ndarray | None, left: np.ndarray, right: np.ndarray
-) -> np.ndarray:
-    """Pairs whose records carry one valid national ID, or one local id of one patient index."""
-    same = np.zeros(len(left), dtype=bool)
-    if local_ids is not None:
-        same |= (local_ids[left] == local_ids[right]) & (local_ids[left] >= 0)
-    if "id_strong" in records:
-        strong = records["id_strong"].to_numpy(dtype=bool)
-        value = records["id_value"].astype("string").fillna("").to_numpy(dtype=object)
-        same |= strong[left] & strong[right] & (value[left] == value[right])
-    return same
-
-
-def _disagreement(model: Model, levels: np.ndarray, contradicts: np.ndarray) -> np.ndarray:
-    """'records disagree on birth_date, sex' for contradicting pairs (empty elsewhere)."""
+def _disagreement(model: Model, levels: np.ndarray, contradicting: np.ndarray) -> np.ndarray:
+    """'records disagree on birth_date (same year), sex (different)' per pair: the fields
+    that contradict (`Model.contradicting`) with their level (empty where none does)."""
     parts = [
-        np.where(model.contradicts[f][levels[:, f]] != NEVER, name, "") for f, name in enumerate(model.names)
+        np.where(contradicting[:, f], np.array([f"{name} ({label})" for label in labels])[levels[:, f]], "")
+        for f, (name, labels) in enumerate(zip(model.names, model.labels, strict=True))
     ]
     joined = pd.Series([", ".join(p for p in row if p) for row in zip(*parts, strict=True)], dtype=object)
-    return np.where(contradicts & (joined != ""), "records disagree on " + joined, "").astype(object)
+    return np.where(joined != "", "records disagree on " + joined, "").astype(object)
 
 
 def _safe_clusters(
@@ -313,7 +321,7 @@ def _safe_clusters(
     model: Model,
     edges: pd.DataFrame,
     rejected: np.ndarray,
-    local_ids: np.ndarray | None,
+    ids: IdTies,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster labels, and the refused edges with the reason (as review pairs)."""
     count = len(records)
@@ -324,8 +332,9 @@ def _safe_clusters(
     big = np.bincount(label, minlength=count) > LARGEST_CHECKED_CLUSTER
     care[np.unique(label[big[label]])] = True
     inner = compare(records, inner_left, inner_right, spec)
-    bad = model.contradiction(inner.levels, _same_id(records, local_ids, inner_left, inner_right))
-    reasons = _disagreement(model, inner.levels[bad], np.ones(int(bad.sum()), dtype=bool))
+    contradicting = model.contradicting(inner.levels, ids.same(inner_left, inner_right))
+    bad = contradicting.any(axis=1)
+    reasons = _disagreement(model, inner.levels[bad], contradicting[bad])
     forbidden = {
         frozenset((int(a), int(b))): f"{reason} (joined only through other records)"
         for a, b, reason in zip(inner_left[bad], inner_right[bad], reasons, strict=True)
@@ -365,16 +374,57 @@ def _safe_clusters(
     return label, refused
 
 
+def _name_only(
+    records: pd.DataFrame, spec: LinkageSpec, cluster: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per record: it has every `unique_name` column; its cluster holds nothing but names."""
+    names = records[spec.unique_name]
+    others = [c.column for c in spec.comparisons if c.column not in spec.unique_name]
+    has_name = names.notna().all(axis=1).to_numpy()
+    name_only = has_name & records[others].isna().all(axis=1).to_numpy() if others else has_name
+    return has_name, pd.Series(name_only).groupby(cluster).transform("all").to_numpy()
+
+
+def _name_only_review(
+    records: pd.DataFrame,
+    spec: LinkageSpec,
+    cluster: np.ndarray,
+    candidates: Candidates,
+    weight: np.ndarray,
+    eligible: np.ndarray,
+) -> pd.DataFrame:
+    """Review pairs for records with nothing but a common name (no unique name joined them):
+    the best pair with each of their `name_only_review` heaviest candidate people. Such a
+    pair's probability is low by nature (one of several bearers), yet a steward can tell
+    from the source (a lab message names the requesting GP)."""
+    if not spec.unique_name or not spec.name_only_review:
+        return pd.DataFrame({"left": [], "right": [], "reason": []})
+    has_name, only = _name_only(records, spec, cluster)
+    alone = has_name & only
+    left, right = candidates.left, candidates.right
+    flip = alone[right] & ~only[left]
+    keep = eligible & ((alone[left] & ~only[right]) | flip)
+    record = np.where(flip, right, left)[keep]
+    other = np.where(flip, left, right)[keep]
+    ranked = pd.DataFrame(
+        {"record": record, "cluster": cluster[other], "other": other, "weight": weight[keep]}
+    )
+    ranked = ranked.sort_values("weight", ascending=False, kind="stable")
+    ranked = ranked.drop_duplicates(["record", "cluster"])
+    people = ranked.groupby("record")["cluster"].transform("size").astype(str)
+    best = (ranked.groupby("record").cumcount() < spec.name_only_review).to_numpy()
+    pairs = _frame(ranked["record"].to_numpy()[best], ranked["other"].to_numpy()[best], "", np.nan)
+    reason = "only a name, borne by " + people.to_numpy(dtype=object)[best] + " candidate people"
+    return pairs.assign(reason=reason)[["left", "right", "reason"]]
+
+
 def _unique_names(records: pd.DataFrame, spec: LinkageSpec, cluster: np.ndarray) -> pd.DataFrame:
     """Edges that join each cluster of name-only records to the one other cluster bearing
     exactly that full name (in either order), when exactly one does."""
     if not spec.unique_name:
         return _frame(np.empty(0), np.empty(0), "unique_name", np.nan)
     names = records[spec.unique_name]
-    others = [c.column for c in spec.comparisons if c.column not in spec.unique_name]
-    has_name = names.notna().all(axis=1).to_numpy()
-    name_only = has_name & records[others].isna().all(axis=1).to_numpy() if others else has_name
-    only = pd.Series(name_only).groupby(cluster).transform("all").to_numpy()
+    has_name, only = _name_only(records, spec, cluster)
     key = names.fillna("").astype(str).agg("|".join, axis=1).to_numpy()
     turned = names.iloc[:, ::-1].fillna("").astype(str).agg("|".join, axis=1).to_numpy()
     known = pd.DataFrame(

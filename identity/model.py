@@ -84,17 +84,19 @@ class Model:
         weight = self.prior_weight() + self.field_weights(vectors).sum(axis=1)
         return weight, probability(weight)
 
-    def contradiction(self, levels: np.ndarray, same_id: np.ndarray) -> np.ndarray:
-        """Pairs with a level that says two different people (birth date, sex, IDs...).
+    def contradicting(self, levels: np.ndarray, same_id: np.ndarray) -> np.ndarray:
+        """[pair, field]: the field's level says two different people (birth date, sex, IDs...).
 
-        same_id: pairs whose records carry one valid national ID; for them a level marked
-        `unless_same_id` (a given name spelled beyond recognition) does not count.
+        same_id: pairs whose records carry one person's valid IDs; for them a level marked
+        `unless_same_id` (a given name spelled beyond recognition, a D-number beside a
+        fødselsnummer) does not count.
         """
-        hit = np.zeros(len(levels), dtype=bool)
-        for f in range(len(self.names)):
-            mode = self.contradicts[f][levels[:, f]]
-            hit |= (mode == ALWAYS) | ((mode == UNLESS_SAME_ID) & ~same_id)
-        return hit
+        mode = np.column_stack([self.contradicts[f][levels[:, f]] for f in range(len(self.names))])
+        return (mode == ALWAYS) | ((mode == UNLESS_SAME_ID) & ~np.asarray(same_id, dtype=bool)[:, None])
+
+    def contradiction(self, levels: np.ndarray, same_id: np.ndarray) -> np.ndarray:
+        """Pairs with any contradicting field (see `contradicting`)."""
+        return self.contradicting(levels, same_id).any(axis=1)
 
     def as_dict(self) -> dict[str, Any]:
         """The estimated parameters, for the run workspace and the match report."""

@@ -28,6 +28,7 @@ Test = Literal[
     "same_year",
     "one_edit",
     "id_conflict",
+    "id_other_kind",
     "else",
 ]
 
@@ -49,7 +50,10 @@ class Level(BaseModel):
     tf: bool = Field(default=False, description="Term-frequency adjust an exact match.")
     contradicts: bool | Literal["unless_same_id"] = Field(
         default=False,
-        description="Evidence of two different people (`unless_same_id`: unless both carry one valid ID).",
+        description=(
+            "Evidence of two different people (`unless_same_id`: unless both records carry one"
+            " person's valid IDs: the same number, or numbers `id_change_evidence` tied together)."
+        ),
     )
     m: float = Field(gt=0, lt=1)
     u: float = Field(gt=0, lt=1)
@@ -101,6 +105,15 @@ class BlockingRule(BaseModel):
     )
 
 
+class Evidence(BaseModel):
+    """Levels of one comparison that count as agreement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comparison: str
+    levels: list[str] = Field(min_length=1, description="Level labels.")
+
+
 class TrainingSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +131,22 @@ class LinkageSpec(BaseModel):
         default_factory=list,
         description="Name columns: a record with nothing but these joins the one person bearing that name.",
     )
+    name_only_review: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "A record with nothing but a name that no unique name joined: a steward sees its"
+            " best pair with each of this many people (clusters), whatever the probability."
+        ),
+    )
+    id_change_evidence: list[Evidence] = Field(
+        default_factory=list,
+        description=(
+            "What ties a valid number to one of another kind (a D-number to the later"
+            " fødselsnummer) beyond a name: a pair of records bearing the two numbers that"
+            " links on its own and agrees on all of these."
+        ),
+    )
 
     @model_validator(mode="after")
     def _references(self) -> LinkageSpec:
@@ -129,6 +158,12 @@ class LinkageSpec(BaseModel):
             unknown = set(session.fixes) - fields
             if unknown:
                 raise ValueError(f"training on {session.rule!r} fixes unknown comparisons {sorted(unknown)}")
+        for evidence in self.id_change_evidence:
+            if evidence.comparison not in fields:
+                raise ValueError(f"id_change_evidence names unknown comparison {evidence.comparison!r}")
+            unknown = set(evidence.levels) - set(self.comparison(evidence.comparison).labels[1:])
+            if unknown:
+                raise ValueError(f"id_change_evidence: {evidence.comparison} has no level {sorted(unknown)}")
         return self
 
     def comparison(self, name: str) -> Comparison:
@@ -146,8 +181,16 @@ class LinkageSpec(BaseModel):
             if s.rule in kept
         ]
         unique_name = self.unique_name if set(self.unique_name) <= columns else []
+        name_only_review = self.name_only_review if unique_name else 0
+        # All of the evidence or none: a part of it would tie numbers on less.
+        evidence = self.id_change_evidence if {e.comparison for e in self.id_change_evidence} <= names else []
         return LinkageSpec(
-            blocking=blocking, training=training, comparisons=comparisons, unique_name=unique_name
+            blocking=blocking,
+            training=training,
+            comparisons=comparisons,
+            unique_name=unique_name,
+            name_only_review=name_only_review,
+            id_change_evidence=evidence,
         )
 
 

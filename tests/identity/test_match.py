@@ -174,6 +174,172 @@ def test_d_number_and_later_fnr_may_link(background: pd.DataFrame) -> None:
     assert labels[0] == labels[1]
 
 
+MOHAMMED_D = "54038510145"
+"""A D-number and a fødselsnummer of the same birth date (14.03.1985) and sex (male)."""
+MOHAMMED_FNR = "14038520114"
+
+
+def test_d_number_and_fnr_of_two_people_with_a_common_name_and_birth_date_go_to_review(
+    background: pd.DataFrame,
+) -> None:
+    """Name, birth date and sex agree for two immigrants named Mohammed Ali born the same
+    day; nothing shows the D-number was replaced by this fødselsnummer."""
+    labels, review = clusters(
+        background,
+        persons(
+            (
+                "hl7",
+                "5",
+                "hospital",
+                "Mohammed",
+                "Ali",
+                "1985-03-14",
+                "male",
+                MOHAMMED_D,
+                None,
+                False,
+                "Lia 2",
+            ),
+            (
+                "gp",
+                "A",
+                "gp",
+                "Mohammed",
+                "Ali",
+                "1985-03-14",
+                "male",
+                MOHAMMED_FNR,
+                None,
+                False,
+                "Storgata 9",
+            ),
+            ("lab", "m1", "lab", "Mohammed", "Ali", None, None, MOHAMMED_D),
+        ),
+    )
+    assert labels[0] == labels[2] != labels[1]
+    assert len(review) >= 1 and review["reason"].str.contains("national_id").all()
+
+
+def test_an_untied_change_of_number_below_auto_match_still_goes_to_review(background: pd.DataFrame) -> None:
+    """A lab message spelling the name otherwise: too uncertain to link even with one
+    number, yet a steward should see it (a change of number is no hard contradiction)."""
+    labels, review = clusters(
+        background,
+        persons(
+            ("lab", "m1", "lab", "Muhamed", "Aly", None, None, MOHAMMED_D),
+            ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR, None, False, "Lia 2"),
+        ),
+    )
+    assert labels[0] != labels[1]
+    assert (
+        len(review) == 1 and THRESHOLDS.review <= review.loc[0, "match_probability"] < THRESHOLDS.auto_match
+    )
+
+
+@pytest.mark.parametrize(
+    ("fnr", "address", "other_address"),
+    [
+        ("17019920143", "Heimdalsveien 18", "Heimdalsveien 18"),  # born 17.01.1999: a digit off
+        ("17119920191", "Heimdalsveien 14", "Heimdalsveien 18 B"),  # the same day, a neighbour
+    ],
+)
+def test_a_neighbour_or_a_birth_date_a_digit_off_ties_no_change_of_number(
+    background: pd.DataFrame, fnr: str, address: str, other_address: str
+) -> None:
+    """Two Erik Andersons: a D-number of 17.11.1999 and a fødselsnummer in one street."""
+    labels, _ = clusters(
+        background,
+        persons(
+            ("gp", "1", "gp", "Erik", "Anderson", None, None, "57119910112", None, False, address),
+            ("gp", "2", "gp", "Erik", "Anderson", None, None, fnr, None, False, other_address),
+        ),
+    )
+    assert labels[0] != labels[1]
+
+
+def test_d_number_replaced_by_fnr_ties_every_record_of_both_numbers(background: pd.DataFrame) -> None:
+    """The hospital record (D-number) and the GP record (fødselsnummer) share an address:
+    the lab message that carries only the D-number joins the person too."""
+    labels, review = clusters(
+        background,
+        persons(
+            (
+                "hl7",
+                "5",
+                "hospital",
+                "Mohammed",
+                "Ali",
+                "1985-03-14",
+                "male",
+                MOHAMMED_D,
+                None,
+                False,
+                "Lia 2",
+            ),
+            ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR, None, False, "Lia 2"),
+            ("lab", "m1", "lab", "Mohammed", "Ali", None, None, MOHAMMED_D),
+        ),
+    )
+    assert labels[0] == labels[1] == labels[2] and review.empty
+
+
+def test_a_record_without_id_cannot_chain_a_d_number_to_another_persons_fnr(
+    background: pd.DataFrame,
+) -> None:
+    labels, review = clusters(
+        background,
+        persons(
+            ("lab", "m1", "lab", "Mohammed", "Ali", None, None, MOHAMMED_D),
+            ("muni", "x", "muni", "Mohammed", "Ali", "1985-03-14", "male", None, None, False, "Lia 2"),
+            ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR, None, False, "Lia 2"),
+        ),
+    )
+    assert labels[0] != labels[2], "the ID-less record must not tie the D-number to the fødselsnummer"
+    assert not review.empty
+
+
+def test_a_steward_accept_ties_a_d_number_to_a_fnr(background: pd.DataFrame) -> None:
+    frame = persons(
+        ("hl7", "5", "hospital", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_D),
+        ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR),
+        ("lab", "m1", "lab", "Mohammed", "Ali", None, None, MOHAMMED_D),
+    )
+    accept = pd.DataFrame(
+        [
+            {
+                "left_source_system": "hl7",
+                "left_source_person_id": "5",
+                "right_source_system": "gp",
+                "right_source_person_id": "A",
+                "decision": "accept",
+            }
+        ]
+    )
+    labels, review = clusters(background, frame, accept)
+    assert labels[0] == labels[1] == labels[2] and review.empty
+
+
+def test_a_name_only_record_with_a_common_name_goes_to_review_with_each_bearer(
+    background: pd.DataFrame,
+) -> None:
+    """Four men named Ola Nordmann: a lab message with only that name cannot be linked,
+    but a steward is asked about each of them (more than the three best pairs)."""
+    bearers = [
+        ("muni", str(year), "muni", "Ola", "Nordmann", f"{year}-06-30", "male", None, None, False, f"Lia {i}")
+        for i, year in enumerate((1950, 1961, 1971, 1983))
+    ]
+    labels, review = clusters(background, persons(*bearers, ("lab", "m1", "lab", "Ola", "Nordmann")))
+    assert len(set(labels)) == 5
+    asked = review[(review["left_source_person_id"] == "m1") | (review["right_source_person_id"] == "m1")]
+    assert set(asked["left_source_person_id"]) | set(asked["right_source_person_id"]) == {
+        "m1",
+        "1950",
+        "1961",
+        "1971",
+        "1983",
+    }
+
+
 def test_same_local_id_in_one_namespace_links_across_sources(background: pd.DataFrame) -> None:
     labels, _ = clusters(
         background,

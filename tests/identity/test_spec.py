@@ -63,3 +63,4 @@ def test_restricted_spec_keeps_only_what_the_records_have() -> None:
     assert {r.name for r in spec.blocking} == {"birth_date_given", "birth_date_family"}
     assert [s.rule for s in spec.training] == ["birth_date_given"]
     assert spec.unique_name == ["given_key", "family_key"]
+    assert spec.id_change_evidence == [], "no address: the birth date alone must not tie two numbers"
