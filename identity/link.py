@@ -425,8 +425,7 @@ def _unique_names(records: pd.DataFrame, spec: LinkageSpec, cluster: np.ndarray)
         return _frame(np.empty(0), np.empty(0), "unique_name", np.nan)
     names = records[spec.unique_name]
     has_name, only = _name_only(records, spec, cluster)
-    key = names.fillna("").astype(str).agg("|".join, axis=1).to_numpy()
-    turned = names.iloc[:, ::-1].fillna("").astype(str).agg("|".join, axis=1).to_numpy()
+    key, turned = _joined(names), _joined(names.iloc[:, ::-1])
     known = pd.DataFrame(
         {
             "key": np.r_[key[has_name & ~only], turned[has_name & ~only]],
@@ -440,6 +439,16 @@ def _unique_names(records: pd.DataFrame, spec: LinkageSpec, cluster: np.ndarray)
     target = single.reindex(key[rows]).to_numpy()
     found = ~np.isnan(target)
     return _frame(rows[found], target[found].astype(np.int64), "unique_name", np.nan)
+
+
+def _joined(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's values joined by "|", column by column (a row-wise `agg` is a Python
+    loop: 15 s at 100k records)."""
+    columns = [frame[c].astype("string").fillna("") for c in frame.columns]
+    joined = columns[0]
+    for column in columns[1:]:
+        joined = joined + "|" + column
+    return joined.to_numpy(dtype=object)
 
 
 def _conflicting_components(records: pd.DataFrame, label: np.ndarray) -> np.ndarray:

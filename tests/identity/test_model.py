@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from identity.compare import Vectors, compare
-from identity.model import Model, estimate_from_labels, estimate_m, estimate_u
+from identity.model import Model, estimate_from_labels, estimate_m, estimate_u, level_patterns
 from identity.prepare import prepare
 from identity.spec import Comparison, Level, LinkageSpec, load_spec
 
@@ -81,3 +84,13 @@ def test_labelled_pairs_set_m_and_u_directly() -> None:
     is_match = np.array([True] * 100 + [False] * 100)
     estimate_from_labels(model, Vectors(levels), is_match)
     assert abs(model.m[0][1] - 0.86) < 0.02 and abs(model.u[0][1] - 0.095) < 0.02
+
+
+@given(
+    arrays(np.int8, st.tuples(st.integers(0, 300), st.integers(1, 9)), elements=st.integers(0, 6)),
+)
+def test_level_patterns_count_rows_as_numpy_unique_does(levels: np.ndarray) -> None:
+    patterns, counts = level_patterns(levels)
+    expected, expected_counts = np.unique(levels, axis=0, return_counts=True)
+    assert np.array_equal(patterns, expected) and np.array_equal(counts, expected_counts)
+    assert patterns.dtype == levels.dtype
