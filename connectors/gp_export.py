@@ -54,6 +54,7 @@ class GpExport:
                 "national_id_type": first(patient, "Ident/TypeId"),
                 "family_name": first(patient, "FamilyName"),
                 "given_name": first(patient, "GivenName"),
+                "middle_name": first(patient, "MiddleName"),
                 "birth_date": first(patient, "DateOfBirth"),
                 "sex": first(patient, "Sex"),
                 "street": first(patient, "Address/StreetAdr"),

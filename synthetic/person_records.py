@@ -24,8 +24,6 @@ from .records import PersonRecords, snapshot
 NAMESPACES = {"hospital-epr": "hospital", "hospital-hl7": "hospital"}
 SEX = {"M": "male", "K": "female"}
 GIVEN_HOLDS_MIDDLE = frozenset({"hospital-epr", "municipal-care", "gp-messages"})
-MIDDLE_NOT_MAPPED = frozenset({"gp-journal"})
-"""The gp-journal mapping spec has no middle_name field (yet): the middle name is lost."""
 NO_DEMOGRAPHICS = frozenset({"gp-messages"})
 HIDES_CONFIDENTIAL_ADDRESS = frozenset({"hospital-hl7"})
 
@@ -73,8 +71,6 @@ def _mapped(records: PersonRecords) -> pd.DataFrame:
     middle = records.middle.astype(str)
     if source in GIVEN_HOLDS_MIDDLE:
         given = np.char.strip(np.char.add(np.char.add(given, " "), middle))
-        middle = np.full(len(records), "")
-    if source in MIDDLE_NOT_MAPPED:
         middle = np.full(len(records), "")
     frame = pd.DataFrame(
         {
