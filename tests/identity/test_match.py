@@ -179,6 +179,22 @@ MOHAMMED_D = "54038510145"
 MOHAMMED_FNR = "14038520114"
 
 
+HOSPITAL_MOHAMMED = (
+    "hl7",
+    "5",
+    "hospital",
+    "Mohammed",
+    "Ali",
+    "1985-03-14",
+    "male",
+    MOHAMMED_D,
+    None,
+    False,
+    "Lia 2",
+)
+"""The hospital's record of Mohammed Ali with his D-number, at Lia 2."""
+
+
 def test_d_number_and_fnr_of_two_people_with_a_common_name_and_birth_date_go_to_review(
     background: pd.DataFrame,
 ) -> None:
@@ -187,19 +203,7 @@ def test_d_number_and_fnr_of_two_people_with_a_common_name_and_birth_date_go_to_
     labels, review = clusters(
         background,
         persons(
-            (
-                "hl7",
-                "5",
-                "hospital",
-                "Mohammed",
-                "Ali",
-                "1985-03-14",
-                "male",
-                MOHAMMED_D,
-                None,
-                False,
-                "Lia 2",
-            ),
+            HOSPITAL_MOHAMMED,
             (
                 "gp",
                 "A",
@@ -263,19 +267,7 @@ def test_d_number_replaced_by_fnr_ties_every_record_of_both_numbers(background: 
     labels, review = clusters(
         background,
         persons(
-            (
-                "hl7",
-                "5",
-                "hospital",
-                "Mohammed",
-                "Ali",
-                "1985-03-14",
-                "male",
-                MOHAMMED_D,
-                None,
-                False,
-                "Lia 2",
-            ),
+            HOSPITAL_MOHAMMED,
             ("gp", "A", "gp", "Mohammed", "Ali", "1985-03-14", "male", MOHAMMED_FNR, None, False, "Lia 2"),
             ("lab", "m1", "lab", "Mohammed", "Ali", None, None, MOHAMMED_D),
         ),
