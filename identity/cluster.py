@@ -28,7 +28,10 @@ class Edge:
     kind: str
     weight: float
     forced: bool = False
-    """A steward's accept: joins even across a conflict, because a person decided."""
+    """Joins even across a cannot-link pair (a contradiction, a steward's reject): a steward's
+    accept or a source system's own merge, because a person decided."""
+    ids_checked: bool = True
+    """Two different valid numbers of one kind still refuse it; only a steward's accept overrides."""
 
 
 @dataclass
@@ -81,10 +84,11 @@ class SafeClusters:
         a, b = self.find(edge.left), self.find(edge.right)
         if a == b:
             return None
-        if not edge.forced:
-            reason = self._conflict(a, b)
-            if reason is not None:
-                return reason
+        reason = self._id_conflict(a, b) if edge.ids_checked else None
+        if reason is None and not edge.forced:
+            reason = self._cannot_link(a, b)
+        if reason is not None:
+            return reason
         if len(self.members[a]) < len(self.members[b]):
             a, b = b, a
         self.parent[b] = a
@@ -95,11 +99,14 @@ class SafeClusters:
             self.joined_by.setdefault(record, edge)
         return None
 
-    def _conflict(self, a: int, b: int) -> str | None:
+    def _id_conflict(self, a: int, b: int) -> str | None:
         for kind, values in self.ids[a].items():
             other = self.ids[b].get(kind)
             if other and other != values:
                 return f"would join two different valid {kind} numbers"
+        return None
+
+    def _cannot_link(self, a: int, b: int) -> str | None:
         small, large = sorted((self.members[a], self.members[b]), key=len)
         for record in small:
             for other, reason in self.forbidden.get(record, {}).items():

@@ -31,7 +31,9 @@ from identity.spec import LinkageSpec
 
 KIND_RANK = {"steward": 0, "merge": 0, "local_id": 1, "id_exact": 2, "probabilistic": 3, "unique_name": 4}
 FORCED = frozenset({"steward", "merge"})
-"""Links a person or a source system decided: they join even across a conflict."""
+"""Links a person or a source system decided: they join even across a contradiction. Only a
+steward's accept joins two different valid numbers of one kind; a source merge that would
+goes to review."""
 RANDOM_PAIRS = 1_000_000
 ESTIMATION_ROUNDS = 3
 """m, prior and u depend on each other: a few rounds settle them."""
@@ -86,7 +88,8 @@ def link(
     local_ids: per record a code (-1 none); equal codes are one registration in one
     patient index. accepted / rejected: (k, 2) arrays of record pairs a steward judged.
     merged: (k, 2) record pairs a source system merged (an HL7 ADT^A40 "merge patient"
-    from a connector): forced links of kind `merge`.
+    from a connector): forced links of kind `merge` (not past two different valid numbers
+    of one kind).
     groups: per record 0 or 1 to link two files (only pairs across groups).
     labelled: pairs left, right, is_match to estimate m and u from instead of EM alone.
     """
@@ -357,7 +360,9 @@ def _safe_clusters(
     inside = care[label[left]]
     chosen = edges[inside]
     refusals = safe.union_all(
-        Edge(local[int(a)], local[int(b)], kind, float(w), forced=kind in FORCED)
+        Edge(
+            local[int(a)], local[int(b)], kind, float(w), forced=kind in FORCED, ids_checked=kind != "steward"
+        )
         for a, b, kind, w in zip(
             chosen["left"], chosen["right"], chosen["kind"], chosen["weight"], strict=True
         )

@@ -9,11 +9,11 @@ converges on the journal a clean run gives.
 from __future__ import annotations
 
 import hashlib
-import json
+import io
 from collections.abc import Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, case, delete, func, insert, select, update
 
 from connectors.attachments import AttachmentStore
 from journal.bulk import LoadCounts, upsert
@@ -59,8 +59,9 @@ def person_records(engine: Engine, exclude: list[str]) -> pd.DataFrame:
         )
     if stored.empty:
         return stored.drop(columns="fields")
-    fields = pd.DataFrame.from_records([json.loads(f) for f in stored.pop("fields")], index=stored.index)
-    return pd.concat([stored, fields], axis=1)
+    lines = io.StringIO("\n".join(stored.pop("fields")))
+    fields = pd.read_json(lines, lines=True, dtype=False)  # no type guessing: "0209…" stays text
+    return pd.concat([stored, fields.set_axis(stored.index)], axis=1)
 
 
 def load_persons(
@@ -138,14 +139,20 @@ def _moved_persons(connection: Connection, links: pd.DataFrame) -> dict[int, int
 
 
 def _merge_persons(connection: Connection, moved: dict[int, int]) -> None:
-    """Point clinical rows (and earlier merges) of each moved person at its new person."""
-    for old, new in sorted(moved.items()):
-        for model in CLINICAL_TABLES.values():
-            connection.execute(
-                update(model).where(model.journal_person_id == old).values(journal_person_id=new)
-            )
-        connection.execute(update(Person).where(Person.merged_into == old).values(merged_into=new))
-        connection.execute(update(Person).where(Person.journal_person_id == old).values(merged_into=new))
+    """Point clinical rows (and earlier merges) of the moved persons at their new persons,
+    one statement per table; the moved persons themselves are retired into them."""
+    if not moved:
+        return
+    olds = sorted(moved)
+    for model in CLINICAL_TABLES.values():
+        column = model.journal_person_id
+        connection.execute(
+            update(model).where(column.in_(olds)).values(journal_person_id=case(moved, value=column))
+        )
+    for column in (Person.merged_into, Person.journal_person_id):
+        connection.execute(
+            update(Person).where(column.in_(olds)).values(merged_into=case(moved, value=column))
+        )
 
 
 def _replace_identifiers(connection: Connection, identifiers: pd.DataFrame) -> None:

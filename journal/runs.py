@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
@@ -51,8 +52,6 @@ def finish_run(engine: Engine, run_id: str, status: str, balanced: bool | None) 
 
 def record_source_state(engine: Engine, source_system: str, mapping_sha256: str, run_id: str) -> None:
     """The mapping fingerprint a source's rows in the journal now carry."""
-    import pandas as pd
-
     with engine.begin() as connection:
         upsert(
             connection,

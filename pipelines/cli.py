@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from pipelines.task_runners import TaskRunnerKind
 
 app = typer.Typer(
     name="enjournal",
@@ -57,12 +58,7 @@ def demo(
 
     config_path = write_demo(workdir, persons=persons, seed=seed, error_rate=error_rate)
     typer.echo(f"legacy data and {config_path} written; migrating…")
-    _migrate(config_path, wave=None, as_json=False, task_runner="threads", dask_address=None)
-
-
-class TaskRunnerKind(StrEnum):
-    threads = "threads"
-    dask = "dask"
+    _migrate(config_path, wave=None, as_json=False, task_runner=TaskRunnerKind.threads, dask_address=None)
 
 
 TaskRunnerOption = Annotated[
@@ -84,7 +80,7 @@ def run(
     dask_address: DaskAddress = None,
 ) -> None:
     """Run a migration (or one wave of it) from its config; a re-run applies only what changed."""
-    _migrate(config, wave=wave, as_json=as_json, task_runner=task_runner.value, dask_address=dask_address)
+    _migrate(config, wave=wave, as_json=as_json, task_runner=task_runner, dask_address=dask_address)
 
 
 @app.command()
@@ -170,7 +166,12 @@ def export_fhir(
 
 
 def _migrate(
-    config_path: Path, *, wave: str | None, as_json: bool, task_runner: str, dask_address: str | None
+    config_path: Path,
+    *,
+    wave: str | None,
+    as_json: bool,
+    task_runner: TaskRunnerKind,
+    dask_address: str | None,
 ) -> None:
     from rich.console import Console
 

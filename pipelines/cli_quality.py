@@ -261,12 +261,12 @@ def _existing_run(config: MigrationConfig, run_id: str | None) -> RunContext:
 
 def _shown(frame: Any, payload: bool = False) -> list[dict[str, Any]]:
     """Quarantine rows fit for a screen: national IDs masked, person payloads only on request."""
-    from validators.privacy import redact
+    from identity.national_id import redact_ids
 
     rows = []
     for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
         for key in ("reason", "value", "raw_payload"):
-            row[key] = row[key] and redact(str(row[key]))
+            row[key] = row[key] and redact_ids(str(row[key]))
         if row["entity"] == "person" and not payload:
             row["raw_payload"] = "(a person record: --payload shows it)"
         rows.append(row)
@@ -277,14 +277,14 @@ def _show_verdict(verdict: Verdict, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from validators.privacy import redact
+    from identity.national_id import redact_ids
     from validators.report import describe
 
     checks = verdict.failures + verdict.warnings
     table = Table("", "source", "entity", "column", "result", title="Checks beyond their threshold")
     for check in checks:
         mark = Text(check.severity, style="red" if check.severity == "critical" else "yellow")
-        result = redact(check.error) if check.error else describe(check)
+        result = redact_ids(check.error) if check.error else describe(check)
         table.add_row(
             mark, *(Text(cell) for cell in (check.source_system, check.entity, check.column, result))
         )

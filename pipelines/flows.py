@@ -10,7 +10,7 @@ module imports Prefect, and only the commands that run a migration import it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prefect import Flow, flow, get_run_logger, task
 from prefect.artifacts import (
@@ -20,16 +20,15 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from pipelines import log_privacy, runner, stages
 from pipelines.runner import PHASES, Phase
 from pipelines.stages import RunContext
+from pipelines.task_runners import TaskRunnerKind, make_task_runner
 
 log_privacy.install()
 
-TaskRunnerKind = Literal["threads", "dask"]
 TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE}
 """Prefect's result cache stays off: stages hand data over as files in the run workspace,
 and `pipelines.incremental` decides what a re-run may reuse (an unchanged source's extract)."""
@@ -117,16 +116,6 @@ def _stage_flow(phase: Phase) -> Flow[..., list[Any]]:
 STAGE_FLOWS = {phase.name: _stage_flow(phase) for phase in PHASES}
 
 
-def make_task_runner(kind: TaskRunnerKind, dask_address: str | None = None) -> TaskRunner:
-    """Threads in this process, or the Dask cluster at `dask_address` (a temporary local
-    one when no address is given)."""
-    if kind == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        return DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner()
-    return ThreadPoolTaskRunner()
-
-
 def as_stage_flows(kind: TaskRunnerKind, dask_address: str | None) -> runner.Executor:
     """Run each phase as its stage flow on the chosen task runner."""
 
@@ -142,7 +131,7 @@ def migrate(
     config_path: str,
     wave: str | None = None,
     run_id: str | None = None,
-    task_runner: TaskRunnerKind = "threads",
+    task_runner: TaskRunnerKind = TaskRunnerKind.threads,
     dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Extract → match → map → validate → load → reconcile, one run of one migration (or wave)."""

@@ -109,7 +109,8 @@ def mapping_fingerprint(*parts: Path | None) -> str:
             continue
         files = [part] if part.is_file() else sorted(p for p in part.rglob("*") if p.is_file())
         for path in files:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+            if "__pycache__" not in path.parts:  # compiled on import: not what maps the rows
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -131,22 +132,24 @@ def journal_hashes(engine: Engine, source: str, entity: str) -> tuple[pd.DataFra
             connection,
         )
         quarantined = pd.read_sql(
-            select(Quarantine.source_record_id, Quarantine.record_hash).where(
+            select(Quarantine.source_record_id, Quarantine.record_hash)
+            .where(
                 Quarantine.source_system == source,
                 Quarantine.entity == entity,
                 Quarantine.status == "open",
                 Quarantine.source_record_id.is_not(None),
-            ),
+            )
+            .distinct(),  # one row per broken rule of a record
             connection,
         )
     return loaded, quarantined
 
 
 def delta(staged: pd.DataFrame, journal: pd.DataFrame) -> pd.Series:
-    """Per staged record: `new`, `changed` or `unchanged` against what the journal knows of
-    it (`journal`: source_record_id, record_hash of loaded and of quarantined records)."""
+    """Per staged record: `new`, `changed` or `unchanged` against `journal`'s
+    (source_record_id, record_hash) rows, one per record."""
     known = staged[["source_record_id", "record_hash"]].merge(
-        journal.drop_duplicates("source_record_id"),
+        journal,
         on="source_record_id",
         how="left",
         suffixes=("", "_journal"),

@@ -24,7 +24,7 @@ from connectors.base import QUARANTINE_COLUMNS, QuarantineBatch, SourceBase, Sta
 from connectors.registry import connector_for
 from identity import decisions
 from identity.golden import golden_records, identifiers
-from identity.match import Thresholds, match, prepare
+from identity.match import SIDES, Thresholds, match, prepare
 from identity.person_ids import assign_person_ids
 from identity.report import review_pairs, write_reports
 from journal import loader
@@ -204,8 +204,9 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
         merges=_source_merges(ctx, persons),
     )
     persons["cluster"] = matches.records["cluster"].to_numpy()
+    journal_links = loader.existing_links(ctx.engine)
     persons["journal_person_id"] = assign_person_ids(
-        persons, loader.existing_links(ctx.engine), loader.largest_person_id(ctx.engine)
+        persons, journal_links, loader.largest_person_id(ctx.engine)
     )
     persons["link_kind"] = matches.records["link_kind"].to_numpy()
     persons["match_weight"] = matches.records["match_weight"].to_numpy()
@@ -215,6 +216,7 @@ def match_persons(ctx: RunContext) -> dict[str, int]:
     space.write_frame(golden_records(persons, identity.source_trust), "identity", "golden.parquet")
     space.write_frame(identifiers(persons), "identity", "identifiers.parquet")
     space.write_frame(matches.review, "identity", "review.parquet")
+    space.write_frame(journal_links, "identity", "journal_links.parquet")  # as they were: `_relinked`
     space.write_json(matches.linkage.model.as_dict(), "identity", "model.json")
     counts = {
         "records": int(in_run.sum()),
@@ -243,51 +245,18 @@ def _source_merges(ctx: RunContext, persons: pd.DataFrame) -> pd.DataFrame:
         for name in ctx.source_names
         if not (staged := ctx.workspace.read_frame("staging", name, "person_merge")).empty
     ]
-    sides = ["left_source_system", "left_source_person_id", "right_source_system", "right_source_person_id"]
     if not frames:
-        return pd.DataFrame(columns=sides)
+        return pd.DataFrame(columns=list(SIDES))
     merges = pd.concat(frames, ignore_index=True)
     system = persons.drop_duplicates(["namespace", "source_person_id"]).set_index(
         ["namespace", "source_person_id"]
     )["source_system"]
-
-    def resolved(column: str) -> pd.Series:
+    pairs = pd.DataFrame(index=merges.index)
+    for side, column in (("left", "patient_id"), ("right", "prior_patient_id")):
         keys = pd.MultiIndex.from_arrays([merges["namespace"], merges[column].astype(str)])
-        return pd.Series(system.reindex(keys).to_numpy(), index=merges.index)
-
-    pairs = pd.DataFrame(
-        dict(
-            zip(
-                sides,
-                [
-                    resolved("patient_id"),
-                    merges["patient_id"],
-                    resolved("prior_patient_id"),
-                    merges["prior_patient_id"],
-                ],
-                strict=True,
-            )
-        )
-    )
-    pairs = pairs.dropna().reset_index(drop=True)
-    ids = persons.drop_duplicates(["source_system", "source_person_id"]).set_index(
-        ["source_system", "source_person_id"]
-    )
-    valid = ids["id_valid"].fillna(False).astype(bool)
-    ids = ids["id_kind"].astype("string").where(valid) + ":" + ids["id_value"].astype("string")
-
-    def valid_id(side: str) -> pd.Series:
-        keys = pd.MultiIndex.from_arrays([pairs[f"{side}_source_system"], pairs[f"{side}_source_person_id"]])
-        return pd.Series(ids.reindex(keys).to_numpy(), index=pairs.index, dtype="string")
-
-    left, right = valid_id("left"), valid_id("right")
-    kind = left.str.split(":").str[0] == right.str.split(":").str[0]
-    conflict = (kind & (left != right)).fillna(False).astype(bool)
-    if conflict.any():  # two different valid numbers of one kind never merge without a steward
-        LOG.warning(
-            "%d source merges join two different valid national IDs: left to matching", conflict.sum()
-        )
-    return pairs[~conflict].reset_index(drop=True)
+        pairs[f"{side}_source_system"] = system.reindex(keys).to_numpy()
+        pairs[f"{side}_source_person_id"] = merges[column].to_numpy()
+    return pairs[list(SIDES)].dropna().reset_index(drop=True)
 
 
 def _earlier_person_records(ctx: RunContext) -> pd.DataFrame:
@@ -307,7 +276,8 @@ def map_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
     """Map one source's clinical entities and tie each row to its journal person.
 
     Records the journal already holds unchanged (same payload hash, same mapping
-    fingerprint, same journal person) are set aside as `unchanged`, not mapped again.
+    fingerprint, same journal person) are set aside as `unchanged`, not mapped again;
+    the fingerprint is kept in the workspace for `load` to record with the rows.
     """
     spec = ctx.spec(source_name)
     links = ctx.workspace.read_frame(
@@ -318,7 +288,10 @@ def map_clinical(ctx: RunContext, source_name: str) -> dict[str, int]:
         .drop(columns="source_system")
         .drop_duplicates("source_person_id")
     )
-    relinked = _relinked(ctx, source_name, links) if _may_skip(ctx, source_name) else None
+    fingerprint = mapping_sha256(ctx, source_name)
+    ctx.workspace.write_json(fingerprint, "mapped", source_name, "mapping_sha256.json")
+    may_skip = recorded_fingerprint(ctx.engine, source_name) == fingerprint
+    relinked = _relinked(ctx, source_name, links) if may_skip else None
     counts: dict[str, int] = {}
     for entity in _staged_entities(ctx, source_name):
         if entity == "person":
@@ -351,14 +324,14 @@ def mapping_sha256(ctx: RunContext, source_name: str) -> str:
     )
 
 
-def _may_skip(ctx: RunContext, source_name: str) -> bool:
-    """Unchanged records may be skipped while the journal's rows were made the way this run makes them."""
-    return recorded_fingerprint(ctx.engine, source_name) == mapping_sha256(ctx, source_name)
-
-
 def _relinked(ctx: RunContext, source_name: str, links: pd.DataFrame) -> set[str]:
-    """Source person ids of this source whose journal person is new or differs from the journal's."""
-    existing = loader.existing_links(ctx.engine)
+    """Source person ids of this source whose journal person is new or differs from the
+    journal's (its links as identity read them before this run)."""
+    existing = ctx.workspace.read_frame(
+        "identity",
+        "journal_links.parquet",
+        columns=["source_system", "source_person_id", "journal_person_id"],
+    )
     existing = existing[existing["source_system"] == source_name]
     joined = links.merge(existing, on="source_person_id", how="left", suffixes=("", "_journal"))
     differs = joined["journal_person_id"].astype("Int64") != joined["journal_person_id_journal"].astype(
@@ -438,7 +411,8 @@ def load(ctx: RunContext) -> dict[str, int]:
             counts[f"{entity}.inserted"] += result.inserted
             counts[f"{entity}.updated"] += result.updated
             counts[f"{entity}.unchanged"] += result.unchanged
-        record_source_state(ctx.engine, source_name, mapping_sha256(ctx, source_name), ctx.run_id)
+        fingerprint = space.read_json("mapped", source_name, "mapping_sha256.json")
+        record_source_state(ctx.engine, source_name, fingerprint, ctx.run_id)
     counts["quarantine"] = loader.load_quarantine(ctx.engine, _quarantine(ctx), ctx.run_id, ctx.source_names)
     return dict(counts)
 
@@ -517,11 +491,11 @@ def _map(
     """
     kept, merged = latest_versions(staging)
     loaded, quarantined = journal_hashes(ctx.engine, source_name, entity)
-    kind = delta(kept, pd.concat([loaded, quarantined], ignore_index=True))
+    against_loaded = delta(kept, loaded)
+    kind = against_loaded.where(against_loaded != "new", delta(kept, quarantined))  # failed before
     skipped = pd.Series(False, index=kept.index)
     if relinked is not None:
-        in_journal = delta(kept, loaded) == "unchanged"
-        skipped = in_journal & ~kept["source_person_id"].isin(relinked)
+        skipped = (against_loaded == "unchanged") & ~kept["source_person_id"].isin(relinked)
         _write(
             ctx,
             kept.loc[skipped, ["source_system", "source_record_id", "record_hash"]].assign(entity=entity),

@@ -41,12 +41,10 @@ def collect(config: MigrationConfig) -> dict[str, Any]:
             ).group_by(RunAccount.run_id),
             connection,
         )
-        persons = connection.execute(
-            select(func.count()).select_from(Person).where(Person.merged_into.is_(None))
-        ).scalar_one()
-        merged = connection.execute(
-            select(func.count()).select_from(Person).where(Person.merged_into.is_not(None))
-        ).scalar_one()
+        persons, merged = connection.execute(
+            select(func.count(), func.count(Person.merged_into)).select_from(Person)
+        ).one()
+        persons -= merged  # live persons: the merged ones are retired into another
         quarantine = connection.execute(
             select(func.count()).select_from(Quarantine).where(Quarantine.status == "open")
         ).scalar_one()

@@ -29,7 +29,8 @@ from uuid import UUID
 import pandas as pd
 
 from connectors.base import QUARANTINE_COLUMNS, quarantine_frame
-from validators.privacy import redact, redact_values
+from identity.national_id import redact_ids
+from validators.privacy import redact_values
 
 SUITES_DIR = Path(__file__).parent / "suites"
 SEVERITIES = ("critical", "warning")
@@ -172,7 +173,7 @@ def validate(
         column = spec.get("meta", {}).get("show", check.column)
         shown = checked.loc[fresh, column].astype("string")
         failing[fresh] = (
-            f"{entity}.{column} " + shown.fillna("(empty)").map(repr).map(redact) + f" {check.reason}"
+            f"{entity}.{column} " + shown.fillna("(empty)").map(repr).map(redact_ids) + f" {check.reason}"
         )
         fields[fresh] = column
         values[fresh] = shown

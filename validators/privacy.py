@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from identity.national_id import redact_ids as redact
+from identity.national_id import redact_ids
 
 
 def redact_values(value: Any) -> Any:
     """Strings inside nested lists and dicts redacted; everything else as it was."""
     if isinstance(value, str):
-        return redact(value)
+        return redact_ids(value)
     if isinstance(value, dict):
         return {key: redact_values(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from identity.national_id import redact_ids
 from validators.gate import Check
-from validators.privacy import redact
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Verdict:
             "checks": len(self.checks),
             "critical_failures": len(self.failures),
             "warnings": len(self.warnings),
-            "results": [{**c.as_dict(), "error": c.error and redact(c.error)} for c in self.checks],
+            "results": [{**c.as_dict(), "error": c.error and redact_ids(c.error)} for c in self.checks],
         }
 
 
@@ -74,7 +74,7 @@ def junit_xml(verdict: Verdict) -> str:
             )
             if check.error:
                 ET.SubElement(
-                    case, "error", message=redact(check.error), type=check.expectation
+                    case, "error", message=redact_ids(check.error), type=check.expectation
                 ).text = detail
             elif check.severity == "critical" and not check.within_threshold:
                 ET.SubElement(case, "failure", message=describe(check), type=check.category).text = detail

@@ -442,3 +442,11 @@ def test_a_merge_from_the_source_links_records_nothing_else_would(background: pd
     cases = result.records.iloc[len(background) :]
     assert cases["cluster"].nunique() == 1 and set(cases["link_kind"]) == {"merge"}
     assert match(prepare(everything), THRESHOLDS).records.iloc[len(background) :]["cluster"].nunique() == 2
+
+    # a source's merge of two different valid fødselsnumre is not past the rule: review
+    numbered = frame.assign(national_id=["15108695088", "26111593816"])
+    everything = pd.concat([background, numbered], ignore_index=True)
+    result = match(prepare(everything), THRESHOLDS, merges=merges)
+    assert result.records.iloc[len(background) :]["cluster"].nunique() == 2
+    waiting = pair_id(("hl7", "1000002"), ("hl7", "1000001"))
+    assert waiting in set(result.review["pair_id"]), "the merge waits for a steward"
